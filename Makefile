@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` (the main job) and `make test` (the whole suite).
+# Both install missing system packages first (scripts/install-deps.sh).
+SWIFT ?= swift
+DATA_DIR ?= ./data
+ARGS ?=
+
+.PHONY: run test deps build bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c release --product medbus
+
+# Embedded Kafka-protocol cluster + SQLite store in $(DATA_DIR); Ctrl-C stops it.
+run: build
+	.build/release/medbus serve --data-dir $(DATA_DIR) $(ARGS)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Reproduces BENCHMARKS.md.
+bench: build
+	.build/release/medbus bench produce --output bench-produce.md
+
+clean:
+	rm -rf .build

@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "MedBus",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "medbus", targets: ["medbus"]),
+        .library(name: "MedBusKafka", targets: ["MedBusKafka"]),
+        .library(name: "MedBusCore", targets: ["MedBusCore"]),
+        .library(name: "MedBusStore", targets: ["MedBusStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // librdkafka 2.x from Debian (`librdkafka-dev`): client API and the mock cluster API.
+        .systemLibrary(
+            name: "CRdKafka",
+            path: "Sources/CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // The Kafka layer: producer, consumer, transactions, admin, embedded cluster.
+        .target(
+            name: "MedBusKafka",
+            dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The message envelope, topic naming and topic specifications.
+        .target(
+            name: "MedBusCore",
+            dependencies: ["MedBusKafka", .product(name: "Yams", package: "Yams")]
+        ),
+        // The durable SQLite store: message inbox/outbox, search, retention.
+        .target(
+            name: "MedBusStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
+        .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
+        .executableTarget(
+            name: "medbus",
+            dependencies: [
+                "MedBusKafka", "MedBusCore", "MedBusStore", "CRawProducer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "MedBusKafkaTests", dependencies: ["MedBusKafka"]),
+        .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
+        .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
+        .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

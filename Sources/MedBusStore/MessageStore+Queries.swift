@@ -1,0 +1,39 @@
+import Foundation
+import GRDB
+
+extension MessageStore {
+    /// The message with MedBus id `id`, or nil.
+    public func message(id: String) throws -> StoredMessage? {
+        try read { db in try Self.fetchMessage(db, where: "id = ?", [id]) }
+    }
+
+    /// The message `source` sent with its own id `sourceMessageId` (HL7 MSH-10, ...), or nil: how an adapter
+    /// recognises a retransmission before doing any work.
+    public func message(source: String, sourceMessageId: String) throws -> StoredMessage? {
+        try read { db in
+            try Self.fetchMessage(db, where: "source = ? AND source_message_id = ?", [source, sourceMessageId])
+        }
+    }
+
+    /// The messages matching `query`, newest first, at most `query.limit`, without their payloads.
+    public func search(_ query: MessageQuery) throws -> [MessageSummary] {
+        let (sql, arguments) = query.searchStatement
+        return try read { db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(MessageSummary.init(row:))
+        }
+    }
+
+    /// How many messages match `query`, ignoring its limit.
+    public func count(_ query: MessageQuery) throws -> Int {
+        let (sql, arguments) = query.countStatement
+        return try read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
+    }
+
+    /// The one message matching `condition` (a unique key), or nil.
+    static func fetchMessage(_ db: Database, where condition: String, _ arguments: StatementArguments) throws
+        -> StoredMessage?
+    {
+        let statement = try db.cachedStatement(sql: "SELECT \(StoredMessage.selection) FROM messages WHERE \(condition)")
+        return try Row.fetchOne(statement, arguments: arguments).map(StoredMessage.init(row:))
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import GRDB
+
+extension MessageStore {
+    /// Stores a message; returns once the row is committed (fsynced), so the sender may be acknowledged.
+    ///
+    /// Concurrent callers share one transaction (group commit). A message whose `id`, or whose
+    /// `(source, sourceMessageId)`, is already stored is not written: the outcome is `.duplicate` with the
+    /// stored row. Throws `StoreError` if the batch transaction failed; then the row is not stored.
+    public func insert(_ message: StoredMessage) async throws -> InsertOutcome {
+        try await groupCommit { db in try Self.insert(message, into: db) }
+    }
+
+    /// Stores several messages in one transaction, for callers that already hold a batch (a file import, a
+    /// replay). Outcomes are in the order of `messages`; duplicates, also within `messages`, are reported as
+    /// for `insert`.
+    ///
+    /// Blocks the calling thread for the transaction, fsync included. Throws `StoreError` if the transaction
+    /// failed; then none of the messages is stored.
+    public func insertBatch(_ messages: [StoredMessage]) throws -> [InsertOutcome] {
+        try write { db in try messages.map { try Self.insert($0, into: db) } }
+    }
+
+    /// Records that Kafka acknowledged the message at `topic`/`partition`/`offset`: status `published`,
+    /// error cleared. Committed with the next group-commit batch. Throws `StoreError.notFound` if no row has `id`.
+    public func markPublished(id: String, topic: String, partition: Int32, offset: Int64) async throws {
+        try await update(
+            id: id,
+            set: "status = ?, topic = ?, kafka_partition = ?, kafka_offset = ?, error = NULL",
+            [MessageStatus.published.rawValue, topic, partition, offset])
+    }
+
+    /// Records that the message could not be processed: status `failed` with `error`, which must name the
+    /// problem without quoting the payload. Throws `StoreError.notFound` if no row has `id`.
+    public func markFailed(id: String, error: String) async throws {
+        try await setStatus(id: id, status: .failed, error: error)
+    }
+
+    /// Sets the status, and the error (nil clears it). Throws `StoreError.notFound` if no row has `id`.
+    public func setStatus(id: String, status: MessageStatus, error: String? = nil) async throws {
+        try await update(id: id, set: "status = ?, error = ?", [status.rawValue, error])
+    }
+
+    /// Keeps the acknowledgement sent to the sender, so a retransmission gets the same bytes back.
+    /// Throws `StoreError.notFound` if no row has `id`.
+    public func setAck(id: String, ack: Data) async throws {
+        try await update(id: id, set: "ack_payload = ?", [ack])
+    }
+
+    /// Updates the row `id` in the next group-commit batch and stamps `updated_at`.
+    private func update(id: String, set assignments: String, _ arguments: StatementArguments) async throws {
+        let sql = "UPDATE messages SET \(assignments), updated_at = ? WHERE id = ?"
+        let now = Date().storedMicroseconds
+        try await groupCommit { db in
+            try db.execute(sql: sql, arguments: arguments + [now, id])
+            guard db.changesCount > 0 else { throw StoreError.notFound(id: id) }
+        }
+    }
+
+    private static let insertSQL = """
+        INSERT INTO messages (
+            id, source, source_message_id, type, content_type, status, received_at, updated_at,
+            correlation_id, topic, kafka_partition, kafka_offset, error, payload, ack_payload
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT DO NOTHING
+        """
+
+    /// Inserts one row inside the caller's transaction. A uniqueness conflict (id, or source and source
+    /// message id) writes nothing and returns the row it collided with.
+    private static func insert(_ message: StoredMessage, into db: Database) throws -> InsertOutcome {
+        try db.cachedStatement(sql: insertSQL).execute(arguments: [
+            message.id, message.source, message.sourceMessageId, message.type, message.contentType,
+            message.status.rawValue, message.receivedAt.storedMicroseconds, message.updatedAt.storedMicroseconds,
+            message.correlationId, message.topic, message.partition, message.offset, message.error,
+            message.payload, message.ackPayload,
+        ])
+        if db.changesCount > 0 {
+            return .inserted
+        }
+        let existing = try fetchMessage(db, where: "id = ?", [message.id])
+        if let existing {
+            return .duplicate(existing: existing)
+        }
+        if let sourceMessageId = message.sourceMessageId,
+            let existing = try fetchMessage(
+                db, where: "source = ? AND source_message_id = ?", [message.source, sourceMessageId])
+        {
+            return .duplicate(existing: existing)
+        }
+        // ON CONFLICT only skips uniqueness conflicts, and the two unique keys were just checked.
+        throw StoreError.sqlite("insert of message \(message.id) was skipped without a conflicting row")
+    }
+}

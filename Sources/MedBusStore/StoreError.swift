@@ -1,0 +1,55 @@
+import GRDB
+
+/// Every failure the store reports. Cases carry paths and message ids only: SQL text, bound arguments and
+/// payload bytes never reach an error, because errors end up in logs and patient data must not.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    /// The store directory could not be created, or a file could not be created in it.
+    case directoryNotWritable(path: String)
+    /// The file is not an SQLite database, or SQLite found it damaged (`PRAGMA quick_check` failed, or a
+    /// read hit a corrupt page). `detail` is SQLite's own diagnostic (page numbers, index names).
+    case corrupt(path: String, detail: String)
+    /// An update named a message id that has no row.
+    case notFound(id: String)
+    /// The store was used after `close()`.
+    case closed
+    /// Any other SQLite failure (disk full, I/O error, ...): the result code and SQLite's message.
+    case sqlite(String)
+
+    public var description: String {
+        switch self {
+        case .directoryNotWritable(let path):
+            "store directory \(path) is not writable: create it or fix its permissions"
+        case .corrupt(let path, let detail):
+            "store database \(path) is corrupt or not an SQLite database (\(detail)); restore it from a backup or move it away"
+        case .notFound(let id):
+            "no stored message with id \(id)"
+        case .closed:
+            "the message store is closed"
+        case .sqlite(let detail):
+            "message store failure: \(detail)"
+        }
+    }
+}
+
+extension StoreError {
+    /// Translates an error thrown by GRDB or SQLite for the database at `path`.
+    ///
+    /// Only the result code and SQLite's message are kept: GRDB's own description would quote the SQL
+    /// statement, and a future configuration change could make it quote the arguments too.
+    init(_ error: any Error, path: String) {
+        switch error {
+        case let error as StoreError:
+            self = error
+        case let error as DatabaseError:
+            let detail = "SQLite \(error.extendedResultCode.rawValue): \(error.message ?? "no message")"
+            switch error.resultCode {
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                self = .corrupt(path: path, detail: detail)
+            default:
+                self = .sqlite(detail)
+            }
+        default:
+            self = .sqlite(String(describing: error))
+        }
+    }
+}

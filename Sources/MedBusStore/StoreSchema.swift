@@ -1,0 +1,52 @@
+import GRDB
+
+/// The database schema: an append-only list of named migrations, applied in order by `DatabaseMigrator`, each
+/// once, each in its own transaction.
+///
+/// Never edit, rename or reorder a migration that has shipped: databases in the field have recorded it as
+/// applied and will not run it again. Change the schema by appending a migration. The saga log, mapping
+/// registry and audit log add their tables here the same way.
+enum StoreSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-messages", migrate: createMessages)
+        return migrator
+    }
+
+    /// The inbox/outbox table.
+    ///
+    /// STRICT makes SQLite reject a value of the wrong type instead of storing it. `payload` and `ack_payload`
+    /// come last so that reading the other columns (a search) never walks through the payload bytes or their
+    /// overflow pages. Timestamps are microseconds since 1970 (see Timestamps.swift).
+    ///
+    /// Indexes: each search filter is an index lookup, and each index ends in `received_at` so "newest first"
+    /// is read straight off the index. The `(source, source_message_id)` index is partial, because many
+    /// senders have no message id of their own and those rows need no uniqueness.
+    private static func createMessages(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE messages (
+                id                TEXT    NOT NULL PRIMARY KEY,
+                source            TEXT    NOT NULL,
+                source_message_id TEXT,
+                type              TEXT    NOT NULL,
+                content_type      TEXT    NOT NULL,
+                status            TEXT    NOT NULL,
+                received_at       INTEGER NOT NULL,
+                updated_at        INTEGER NOT NULL,
+                correlation_id    TEXT,
+                topic             TEXT,
+                kafka_partition   INTEGER,
+                kafka_offset      INTEGER,
+                error             TEXT,
+                payload           BLOB    NOT NULL,
+                ack_payload       BLOB
+            ) STRICT;
+            CREATE UNIQUE INDEX messages_source_message_id
+                ON messages (source, source_message_id) WHERE source_message_id IS NOT NULL;
+            CREATE INDEX messages_source_received_at ON messages (source, received_at);
+            CREATE INDEX messages_type_received_at ON messages (type, received_at);
+            CREATE INDEX messages_status_received_at ON messages (status, received_at);
+            CREATE INDEX messages_received_at ON messages (received_at);
+            """)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+
+/// The package root, found from this file's location.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The `medbus` executable built beside the test bundle.
+let medbusExecutable: URL = {
+    let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
+    for directory in candidates where FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("medbus").path) {
+        return directory.appendingPathComponent("medbus")
+    }
+    return packageRoot.appendingPathComponent(".build/debug/medbus")
+}()
+
+/// A running `medbus` process whose output is collected as it arrives.
+final class MedBusProcess: @unchecked Sendable {
+    let process = Process()
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = medbusExecutable
+        process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let outPipe = Pipe()
+        let errPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = FileHandle.nullDevice
+        outPipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            lock.withLock { out.append(data) }
+        }
+        errPipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            lock.withLock { err.append(data) }
+        }
+        try process.run()
+    }
+
+    var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
+    var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+
+    /// Waits until `condition` holds for the output so far, or fails after `timeout`.
+    func waitForOutput(timeout: TimeInterval = 60, _ condition: (String) -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition(stdout) {
+            guard Date() < deadline, process.isRunning || condition(stdout) else {
+                throw NSError(domain: "medbus", code: 1, userInfo: [NSLocalizedDescriptionKey: "output condition not met; stdout: \(stdout.suffix(500)) stderr: \(stderr.suffix(1500))"])
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    /// Waits for exit (killing the process after `timeout`) and returns its status.
+    @discardableResult
+    func wait(timeout: TimeInterval = 60) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        Thread.sleep(forTimeInterval: 0.1) // let the readability handlers drain
+        return process.terminationStatus
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+}
+
+/// Runs `medbus` to completion: (exit status, stdout, stderr).
+func medbus(_ arguments: [String], timeout: TimeInterval = 60) throws -> (status: Int32, stdout: String, stderr: String) {
+    let p = try MedBusProcess(arguments)
+    let status = p.wait(timeout: timeout)
+    return (status, p.stdout, p.stderr)
+}
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "medbus-cli-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Runs another program to completion and returns its standard output.
+func runTool(_ path: String, _ arguments: [String], input: Data? = nil) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe()
+    let inPipe = Pipe()
+    process.standardOutput = out
+    process.standardInput = inPipe
+    try process.run()
+    if let input { inPipe.fileHandleForWriting.write(input) }
+    try inPipe.fileHandleForWriting.close()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw NSError(domain: path, code: Int(process.terminationStatus)) }
+    return String(decoding: data, as: UTF8.self)
+}

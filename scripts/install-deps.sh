@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the system packages MedBus builds and tests with (Debian/Ubuntu), only if missing.
+# Run as root (or with sudo available); prints what is missing otherwise.
+set -euo pipefail
+
+packages=(
+  pkg-config          # finds librdkafka for the CRdKafka system-library target
+  librdkafka-dev      # Kafka client and the mock cluster used as embedded Kafka
+  libsqlite3-dev      # the store (GRDB links the system SQLite)
+  libssl-dev          # TLS and national cryptography (SM2/SM3/SM4)
+  kcat                # independent Kafka client used by the interoperability tests
+  python3-confluent-kafka  # second independent client (Debian's /usr/bin/python3)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v swift >/dev/null 2>&1; then
+  echo "install-deps: 'swift' is not on PATH; install Swift 6 first (https://www.swift.org/install/)" >&2
+  exit 1
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+  echo "install-deps: missing packages ${missing[*]}; run as root or install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
