@@ -22,7 +22,7 @@ test: deps
 
 # Reproduces BENCHMARKS.md.
 bench: build
-	.build/release/medbus bench produce --output bench-produce.md
+	.build/release/medbus bench produce --runs 5
 
 clean:
 	rm -rf .build

@@ -39,6 +39,11 @@ let package = Package(
             name: "MedBusStore",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The adapter contract: store, publish with acks=all, then acknowledge; duplicates answered from the store.
+        .target(
+            name: "MedBusAdapterSDK",
+            dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", .product(name: "Logging", package: "swift-log")]
+        ),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
         .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
         .executableTarget(
@@ -52,6 +57,7 @@ let package = Package(
         .testTarget(name: "MedBusKafkaTests", dependencies: ["MedBusKafka"]),
         .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
         .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
+        .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -109,29 +109,31 @@ public final class KafkaProducer: Sendable {
         let err = message.topic.withCString { topic in
             withOptionalBytes(message.key) { key in
                 withOptionalBytes(message.value) { value in
-                    var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
-                    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC
-                    vus[0].u.cstr = topic
-                    vus[1].vtype = RD_KAFKA_VTYPE_VALUE
-                    vus[1].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: value.baseAddress), size: value.count)
-                    vus[2].vtype = RD_KAFKA_VTYPE_KEY
-                    vus[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: key.baseAddress), size: key.count)
-                    vus[3].vtype = RD_KAFKA_VTYPE_OPAQUE
-                    vus[3].u.ptr = opaque
-                    vus[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
-                    vus[4].u.i = RD_KAFKA_MSG_F_COPY
-                    vus[5].vtype = RD_KAFKA_VTYPE_PARTITION
-                    vus[5].u.i32 = message.partition ?? RD_KAFKA_PARTITION_UA
-                    var count = 6
-                    if let headers {
-                        vus[6].vtype = RD_KAFKA_VTYPE_HEADERS
-                        vus[6].u.headers = headers
-                        count = 7
+                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { vus in
+                        vus.initialize(repeating: rd_kafka_vu_t())
+                        vus[0].vtype = RD_KAFKA_VTYPE_TOPIC
+                        vus[0].u.cstr = topic
+                        vus[1].vtype = RD_KAFKA_VTYPE_VALUE
+                        vus[1].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: value.baseAddress), size: value.count)
+                        vus[2].vtype = RD_KAFKA_VTYPE_KEY
+                        vus[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: key.baseAddress), size: key.count)
+                        vus[3].vtype = RD_KAFKA_VTYPE_OPAQUE
+                        vus[3].u.ptr = opaque
+                        vus[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                        vus[4].u.i = RD_KAFKA_MSG_F_COPY
+                        vus[5].vtype = RD_KAFKA_VTYPE_PARTITION
+                        vus[5].u.i32 = message.partition ?? RD_KAFKA_PARTITION_UA
+                        var count = 6
+                        if let headers {
+                            vus[6].vtype = RD_KAFKA_VTYPE_HEADERS
+                            vus[6].u.headers = headers
+                            count = 7
+                        }
+                        guard let error = rd_kafka_produceva(client.handle, vus.baseAddress, count) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
+                        let code = rd_kafka_error_code(error)
+                        rd_kafka_error_destroy(error)
+                        return code
                     }
-                    guard let error = rd_kafka_produceva(client.handle, vus, count) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
-                    let code = rd_kafka_error_code(error)
-                    rd_kafka_error_destroy(error)
-                    return code
                 }
             }
         }

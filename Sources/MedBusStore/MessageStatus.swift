@@ -6,6 +6,9 @@ public enum MessageStatus: String, Sendable, CaseIterable {
     case published
     /// Could not be processed; `error` says why.
     case failed
+    /// Refused as malformed or unacceptable (the sender got a negative acknowledgement); `error`
+    /// says why. Kept so operators can see what was refused.
+    case rejected
     /// Delivered to its destination(s) by the router.
     case routed
     /// Given up on and written to the dead-letter topic.

@@ -1,4 +1,3 @@
-import Foundation
 import GRDB
 
 extension MessageStore {
@@ -33,7 +32,7 @@ extension MessageStore {
     static func fetchMessage(_ db: Database, where condition: String, _ arguments: StatementArguments) throws
         -> StoredMessage?
     {
-        let statement = try db.cachedStatement(sql: "SELECT \(StoredMessage.selection) FROM messages WHERE \(condition)")
-        return try Row.fetchOne(statement, arguments: arguments).map(StoredMessage.init(row:))
+        let sql = "SELECT \(StoredMessage.selection) FROM messages WHERE \(condition)"
+        return try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments).map(StoredMessage.init(row:))
     }
 }

@@ -12,8 +12,8 @@ extension MessageStore {
     /// Rows deleted per transaction: small enough that a waiting insert is delayed by milliseconds, not by
     /// the whole prune.
     private static let pruneChunkRows = 10_000
-    /// Pages (4 KiB) handed back to the file system per transaction, for the same reason.
-    private static let vacuumChunkPages = 25_000
+    /// Free pages handed back to the file system per transaction (20 MiB of 4 KiB pages), for the same reason.
+    private static let vacuumChunkPages = 5_000
 
     /// Deletes every message received before `cutoff`, whatever its status, and gives the space back to the
     /// file system.

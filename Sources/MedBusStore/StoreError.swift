@@ -20,7 +20,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         case .directoryNotWritable(let path):
             "store directory \(path) is not writable: create it or fix its permissions"
         case .corrupt(let path, let detail):
-            "store database \(path) is corrupt or not an SQLite database (\(detail)); restore it from a backup or move it away"
+            "store database \(path) is corrupt or not an SQLite database (\(detail)); "
+                + "restore it from a backup or move it away"
         case .notFound(let id):
             "no stored message with id \(id)"
         case .closed:

@@ -28,12 +28,13 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Partitions per topic (the embedded cluster keeps ~5 MiB per partition).") var partitions: Int = 32
         @Option(help: "Distinct keys.") var keys: Int = 1000
         @Option(help: "Runs; medians are reported.") var runs: Int = 5
-        @Option(help: "Records per sendBatch call.") var batch: Int = 1000
-        @Option(help: "sendBatch calls in flight at once.") var inflight: Int = 8
+        @Option(help: "Records per sendBatch call.") var batch: Int = 2000
+        @Option(help: "sendBatch calls in flight at once (the C baseline keeps every record in flight).") var inflight: Int = 64
+        @Option(name: .customLong("send-window"), help: "send calls in flight at once.") var sendWindow: Int = 8000
         @Option(help: "Also write the result table to this Markdown file.") var output: String?
 
         func validate() throws {
-            guard messages > 0, size > 0, partitions > 0, keys > 0, runs > 0, batch > 0, inflight > 0 else {
+            guard messages > 0, size > 0, partitions > 0, keys > 0, runs > 0, batch > 0, inflight > 0, sendWindow > 0 else {
                 throw ValidationError("all counts must be positive")
             }
             guard messages * size / partitions < 4 * 1024 * 1024 else {
@@ -115,14 +116,13 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
 
-        /// The one-record path: `send` per record, `batch × inflight` of them in flight.
+        /// The one-record path: `send` per record, `sendWindow` of them in flight.
         private func sendEach(_ records: [KafkaProducerMessage], producer: KafkaProducer) async throws -> [KafkaDeliveryReport] {
             try await withThrowingTaskGroup(of: KafkaDeliveryReport.self) { group in
                 var reports: [KafkaDeliveryReport] = []
                 reports.reserveCapacity(records.count)
-                let window = batch * inflight
                 for (i, record) in records.enumerated() {
-                    if i >= window { reports.append(try await group.next()!) }
+                    if i >= sendWindow { reports.append(try await group.next()!) }
                     group.addTask { try await producer.send(record) }
                 }
                 for try await report in group { reports.append(report) }

@@ -8,7 +8,7 @@ struct MessagesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "messages",
         abstract: "Search and inspect messages in the store.",
-        subcommands: [List.self, Show.self]
+        subcommands: [List.self, Show.self, Prune.self]
     )
 
     struct List: ParsableCommand {
@@ -60,6 +60,28 @@ struct MessagesCommand: ParsableCommand {
                 print()
             }
         }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete messages received before a cut-off and return the disk space.")
+        @OptionGroup var store: StoreOptions
+        @Option(name: .customLong("older-than"), help: "Age, e.g. 30d, 12h, 90m.") var olderThan: RetentionAge
+
+        func run() throws {
+            let result = try store.open().prune(olderThan: Date().addingTimeInterval(-olderThan.seconds))
+            print("deleted \(result.deletedRows) messages; store \(result.fileBytesBefore) → \(result.fileBytesAfter) bytes")
+        }
+    }
+}
+
+/// An age such as `30d`, `12h` or `90m`.
+struct RetentionAge: ExpressibleByArgument {
+    let seconds: TimeInterval
+
+    init?(argument: String) {
+        let units: [Character: TimeInterval] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
+        guard let unit = argument.last.flatMap({ units[$0] }), let count = Double(argument.dropLast()), count >= 0 else { return nil }
+        seconds = count * unit
     }
 }
 

@@ -56,3 +56,25 @@ final class StoreCommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("no message with id 'nope'"), missing.stderr)
     }
 }
+
+final class PruneCommandTests: XCTestCase {
+    func testPruneDeletesOnlyOldMessages() async throws {
+        let dataDir = temporaryDirectory()
+        let store = try MessageStore.open(directory: dataDir)
+        let old = Date().addingTimeInterval(-3 * 86_400)
+        _ = try store.insertBatch((0..<200).map { StoredMessage(id: "old-\($0)", source: "his.h1", type: "ADT^A01", contentType: "text/plain", receivedAt: old, payload: Data(count: 2048)) })
+        _ = try store.insertBatch((0..<20).map { StoredMessage(id: "new-\($0)", source: "his.h1", type: "ADT^A01", contentType: "text/plain", payload: Data(count: 2048)) })
+        try store.close()
+
+        let bad = try medbus(["messages", "prune", "--older-than", "soon", "--data-dir", dataDir])
+        XCTAssertEqual(bad.status, 64, "usage error for a malformed age")
+        let result = try medbus(["messages", "prune", "--older-than", "2d", "--data-dir", dataDir])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.hasPrefix("deleted 200 messages"), result.stdout)
+
+        let reopened = try MessageStore.open(directory: dataDir)
+        XCTAssertEqual(try reopened.count(MessageQuery()), 20)
+        XCTAssertNotNil(try reopened.message(id: "new-0"))
+        XCTAssertNil(try reopened.message(id: "old-0"))
+    }
+}

@@ -124,3 +124,57 @@ final class ProducerConsumerTests: XCTestCase {
         XCTAssertEqual(try KafkaConfig.parseProperties(["sasl.password=a=b"]), ["sasl.password": "a=b"])
     }
 }
+
+final class RebalanceTests: XCTestCase {
+    /// Two members share a topic's partitions; when one leaves, the other takes over its
+    /// partitions from the committed offsets. Every record is processed, none lost.
+    func testPartitionsMoveBetweenMembersWithoutLoss() async throws {
+        let cluster = try makeCluster()
+        let topic = unique("rebalance")
+        try cluster.createTopic(topic, partitions: 6)
+        let config = KafkaConfig(bootstrapServers: cluster.bootstrapServers, properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
+        let producer = try KafkaProducer(config: config)
+        func produce(_ range: Range<Int>) async throws {
+            let reports = try await producer.sendBatch(range.map { KafkaProducerMessage(topic: topic, key: "k\($0)", value: "v\($0)") })
+            XCTAssertEqual(reports.compactMap(\.error).count, 0)
+        }
+        let group = unique("g")
+        let a = try KafkaConsumer(config: config, groupID: group, topics: [topic])
+        let b = try KafkaConsumer(config: config, groupID: group, topics: [topic])
+
+        // Wait until both members hold a share of the partitions.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var assignedA: [TopicPartitionOffset] = []
+        var assignedB: [TopicPartitionOffset] = []
+        while ContinuousClock.now < deadline {
+            assignedA = try a.assignment()
+            assignedB = try b.assignment()
+            if !assignedA.isEmpty && !assignedB.isEmpty && assignedA.count + assignedB.count == 6 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        XCTAssertEqual(Set(assignedA.map(\.partition)).intersection(assignedB.map(\.partition)), [], "no partition owned twice")
+        XCTAssertEqual(assignedA.count + assignedB.count, 6)
+
+        try await produce(0..<3000)
+        var processed: [String] = []
+        for consumer in [a, b] {
+            let expected = consumer === a ? assignedA : assignedB
+            let records = try await consume(consumer, count: 1, timeout: .seconds(10))
+                + (try await consume(consumer, count: 3000, timeout: .seconds(3)))
+            XCTAssertTrue(records.allSatisfy { r in expected.contains { $0.partition == r.partition } }, "records only from owned partitions")
+            let positions = Dictionary(grouping: records, by: \.partition).map { $0.value.max { $0.offset < $1.offset }!.nextPosition }
+            try await consumer.commit(positions)
+            processed += records.compactMap(\.valueString)
+        }
+        XCTAssertEqual(Set(processed).count, 3000)
+
+        // B leaves; A takes over all six partitions and reads what is produced next.
+        await b.close()
+        try await produce(3000..<4000)
+        let rest = try await consume(a, count: 1000, timeout: .seconds(30))
+        XCTAssertEqual(Set(rest.compactMap(\.valueString)), Set((3000..<4000).map { "v\($0)" }))
+        XCTAssertEqual(Set(try a.assignment().map(\.partition)), Set(0..<6))
+        await a.close()
+        await producer.shutdown()
+    }
+}

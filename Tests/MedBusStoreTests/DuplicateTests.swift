@@ -19,7 +19,8 @@ extension StoreTests {
             #expect(try await store.insert(retransmission) == .duplicate(existing: original))
 
             // The sender's id is unique per source only, and messages without one never collide.
-            #expect(try await store.insert(makeMessage(id: "m-3", source: "his.b", sourceMessageId: "MSH10-1")) == .inserted)
+            let otherSource = makeMessage(id: "m-3", source: "his.b", sourceMessageId: "MSH10-1")
+            #expect(try await store.insert(otherSource) == .inserted)
             #expect(try await store.insert(makeMessage(id: "m-4", source: "his.a")) == .inserted)
             #expect(try await store.insert(makeMessage(id: "m-5", source: "his.a")) == .inserted)
             #expect(try store.count(MessageQuery()) == 4)
@@ -42,7 +43,11 @@ extension StoreTests {
                 makeMessage(id: "m-2", source: "his.q"),  // collides with a row of this same batch
             ])
 
-            #expect(outcomes == [.inserted, .duplicate(existing: original), .inserted, .duplicate(existing: original), .duplicate(existing: fresh1)])
+            #expect(
+                outcomes == [
+                    .inserted, .duplicate(existing: original), .inserted, .duplicate(existing: original),
+                    .duplicate(existing: fresh1),
+                ])
             #expect(try store.message(id: "m-2") == fresh1)
             #expect(try store.message(id: "m-3") == fresh2)
             #expect(try store.message(id: "m-9") == nil)

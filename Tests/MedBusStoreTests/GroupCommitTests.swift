@@ -55,15 +55,15 @@ extension StoreTests {
             #expect(try store.count(MessageQuery()) == 100_000)
 
             // Newest first, whatever the filter.
-            func expected(_ isIncluded: (StoredMessage) -> Bool, limit: Int = .max) -> [MessageSummary] {
-                Array(messages.filter(isIncluded).sorted { $0.receivedAt > $1.receivedAt }.prefix(limit))
-                    .map(MessageSummary.init)
+            func expected(_ isIncluded: (StoredMessage) -> Bool) -> [MessageSummary] {
+                messages.filter(isIncluded).sorted { $0.receivedAt > $1.receivedAt }.map(MessageSummary.init)
             }
 
             let probe = messages[54_320]
             #expect(try store.search(MessageQuery(id: probe.id)) == [MessageSummary(probe)])
             #expect(try store.message(id: probe.id) == probe)
-            #expect(try store.message(source: probe.source, sourceMessageId: try #require(probe.sourceMessageId)) == probe)
+            let probeSenderId = try #require(probe.sourceMessageId)
+            #expect(try store.message(source: probe.source, sourceMessageId: probeSenderId) == probe)
             #expect(try store.message(id: "m-100000") == nil)
 
             let source = sources[3]
@@ -123,7 +123,8 @@ extension StoreTests {
                 DispatchQueue.global().async {
                     do {
                         for chunk in stride(from: 0, to: messages.count, by: 1_000) {
-                            let outcomes = try store.insertBatch(Array(messages[chunk..<min(chunk + 1_000, messages.count)]))
+                            let end = min(chunk + 1_000, messages.count)
+                            let outcomes = try store.insertBatch(Array(messages[chunk..<end]))
                             guard outcomes.allSatisfy({ $0 == .inserted }) else {
                                 throw StoreError.sqlite("insertBatch reported a duplicate")
                             }

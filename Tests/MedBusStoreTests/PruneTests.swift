@@ -12,7 +12,8 @@ extension StoreTests {
             let now = Date()
             let cutoff = now.addingTimeInterval(-30 * 86_400)
             let old = (0..<50_000).map { i in
-                makeMessage(id: "old-\(i)", sourceMessageId: "o-\(i)", receivedAt: cutoff.addingTimeInterval(-Double(i + 1)))
+                makeMessage(
+                    id: "old-\(i)", sourceMessageId: "o-\(i)", receivedAt: cutoff.addingTimeInterval(-Double(i + 1)))
             }
             let recent = (0..<1_000).map { i in
                 makeMessage(id: "new-\(i)", sourceMessageId: "n-\(i)", receivedAt: now.addingTimeInterval(-Double(i)))

@@ -15,7 +15,8 @@ extension StoreTests {
             MessageQuery(type: "ADT^A01"),
             MessageQuery(status: .failed),
             MessageQuery(from: Date(timeIntervalSince1970: 1_700_000_000)),
-            MessageQuery(from: Date(timeIntervalSince1970: 1_700_000_000), to: Date(timeIntervalSince1970: 1_700_086_400)),
+            MessageQuery(
+                from: Date(timeIntervalSince1970: 1_700_000_000), to: Date(timeIntervalSince1970: 1_700_086_400)),
             MessageQuery(source: "his.a", from: Date(timeIntervalSince1970: 1_700_000_000)),
             MessageQuery(type: "ORU^R01", to: Date(timeIntervalSince1970: 1_700_000_000)),
             MessageQuery(source: "his.a", type: "ADT^A01", status: .received),

@@ -49,7 +49,9 @@ extension StoreTests {
             await #expect(throws: StoreError.notFound(id: "nope")) {
                 try await store.markPublished(id: "nope", topic: "t", partition: 0, offset: 0)
             }
-            await #expect(throws: StoreError.notFound(id: "nope")) { try await store.markFailed(id: "nope", error: "x") }
+            await #expect(throws: StoreError.notFound(id: "nope")) {
+                try await store.markFailed(id: "nope", error: "x")
+            }
             await #expect(throws: StoreError.notFound(id: "nope")) { try await store.setAck(id: "nope", ack: Data()) }
         }
 

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import MedBusCore
+import MedBusKafka
+import MedBusStore
+
+/// The one path every inbound message takes, whatever the protocol: **store, then publish with
+/// acks=all, then let the adapter acknowledge its sender**. An adapter calls `ingest` and sends a
+/// positive acknowledgement only for `.accepted` or `.duplicate`.
+///
+/// - A message is committed to the store before it is offered to Kafka, so a crash at any point
+///   loses nothing that was acknowledged; the sender retries whatever it did not get an
+///   acknowledgement for.
+/// - A retransmission (same source and sender message id) is recognised: if the first copy
+///   reached Kafka, the sender gets the same acknowledgement again (`.duplicate`, with the stored
+///   acknowledgement bytes) and nothing is published twice. If the first copy never reached
+///   Kafka (broker outage, crash), it is published now from the stored copy.
+/// - When Kafka does not acknowledge, the outcome is `.notPublished`: the adapter must not send a
+///   positive acknowledgement; the row stays `received` for the retry.
+public final class DurableIngest: Sendable {
+    private let store: MessageStore
+    private let producer: KafkaProducer
+    private let logger: Logger
+
+    public init(store: MessageStore, producer: KafkaProducer, logger: Logger = Logger(label: "medbus.ingest")) {
+        self.store = store
+        self.producer = producer
+        self.logger = logger
+    }
+
+    /// A message as an adapter received it.
+    public struct Inbound: Sendable {
+        public var envelope: MessageEnvelope
+        public var topic: String
+        /// Kafka key: keeps one patient's (or task's) messages in order on one partition.
+        public var key: String?
+        public var payload: [UInt8]
+
+        public init(envelope: MessageEnvelope, topic: String, key: String?, payload: [UInt8]) {
+            self.envelope = envelope
+            self.topic = topic
+            self.key = key
+            self.payload = payload
+        }
+    }
+
+    public enum Outcome: Sendable {
+        /// Stored and acknowledged by Kafka.
+        case accepted(messageId: String, report: KafkaDeliveryReport)
+        /// Seen before and already on Kafka; `ack` is what the sender was answered the first time.
+        case duplicate(messageId: String, ack: Data?)
+        /// Stored (or already stored) but Kafka did not acknowledge: no positive acknowledgement.
+        case notPublished(messageId: String, reason: String)
+        /// Not even stored: no acknowledgement at all; the sender must retry.
+        case notStored(reason: String)
+    }
+
+    public func ingest(_ inbound: Inbound) async -> Outcome {
+        let envelope = inbound.envelope
+        let row = StoredMessage(
+            id: envelope.id, source: envelope.source, sourceMessageId: envelope.sourceMessageId,
+            type: envelope.messageType, contentType: envelope.contentType, receivedAt: envelope.receivedAt,
+            correlationId: envelope.correlationId, topic: inbound.topic, payload: Data(inbound.payload)
+        )
+        var publishing = inbound
+        do {
+            switch try await store.insert(row) {
+            case .inserted:
+                break
+            case .duplicate(let existing) where existing.status == .published || existing.status == .routed:
+                logger.info("retransmission answered from the store", metadata: ["message": "\(existing.id)", "source": "\(existing.source)"])
+                return .duplicate(messageId: existing.id, ack: existing.ackPayload)
+            case .duplicate(let existing):
+                // Stored before but never confirmed on Kafka: publish the stored copy under its
+                // original id, so downstream de-duplication by message id still holds.
+                publishing.envelope.id = existing.id
+                publishing.envelope.receivedAt = existing.receivedAt
+                publishing.payload = Array(existing.payload)
+            }
+        } catch {
+            logger.error("message not stored", metadata: ["source": "\(envelope.source)", "error": "\(error)"])
+            return .notStored(reason: "\(error)")
+        }
+        return await publish(publishing)
+    }
+
+    private func publish(_ inbound: Inbound) async -> Outcome {
+        let id = inbound.envelope.id
+        let record = KafkaProducerMessage(topic: inbound.topic, key: inbound.key.map { Array($0.utf8) }, value: inbound.payload, headers: inbound.envelope.headers)
+        do {
+            let report = try await producer.send(record)
+            try await store.markPublished(id: id, topic: report.topic, partition: report.partition, offset: report.offset ?? -1)
+            return .accepted(messageId: id, report: report)
+        } catch {
+            logger.warning("message stored but not on Kafka", metadata: ["message": "\(id)", "topic": "\(inbound.topic)", "error": "\(error)"])
+            return .notPublished(messageId: id, reason: "\(error)")
+        }
+    }
+
+    /// Keeps the acknowledgement sent for `messageId`, so a retransmission gets the same bytes.
+    public func recordAcknowledgement(_ ack: Data, for messageId: String) async {
+        do { try await store.setAck(id: messageId, ack: ack) } catch {
+            logger.warning("acknowledgement not recorded", metadata: ["message": "\(messageId)", "error": "\(error)"])
+        }
+    }
+
+    /// Keeps a refused message for operators (status `rejected`, with the reason). Never throws:
+    /// failing to keep a rejected message must not stop the adapter from answering its sender.
+    public func recordRejection(envelope: MessageEnvelope, payload: [UInt8], reason: String) async {
+        let row = StoredMessage(
+            id: envelope.id, source: envelope.source, sourceMessageId: nil, type: envelope.messageType,
+            contentType: envelope.contentType, status: .rejected, receivedAt: envelope.receivedAt,
+            payload: Data(payload), error: reason
+        )
+        do { _ = try await store.insert(row) } catch {
+            logger.error("rejected message not stored", metadata: ["source": "\(envelope.source)", "error": "\(error)"])
+        }
+    }
+}
