@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // librdkafka 2.x from Debian (`librdkafka-dev`): client API and the mock cluster API.
@@ -44,6 +45,16 @@ let package = Package(
             name: "MedBusAdapterSDK",
             dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", .product(name: "Logging", package: "swift-log")]
         ),
+        // MLLP over TCP (SwiftNIO): framing, connections, idle timeout, graceful shutdown.
+        .target(
+            name: "MedBusMLLP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
         .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
         .executableTarget(
@@ -58,6 +69,7 @@ let package = Package(
         .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
         .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
+        .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore"]),
     ],
     swiftLanguageModes: [.v6]
