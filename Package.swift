@@ -43,7 +43,7 @@ let package = Package(
         // The adapter contract: store, publish with acks=all, then acknowledge; duplicates answered from the store.
         .target(
             name: "MedBusAdapterSDK",
-            dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         // MLLP over TCP (SwiftNIO): framing, connections, idle timeout, graceful shutdown.
         .target(
@@ -55,12 +55,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // HL7 v2: parsing, terser paths, serialization, acknowledgements.
+        .target(name: "MedBusHL7"),
+        // The HIS adapters: HL7 v2 over MLLP (and later HTTP HL7 v3 / FHIR) onto raw.his.<hospital>.
+        .target(
+            name: "MedBusHISAdapter",
+            dependencies: ["MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK", "MedBusCore", .product(name: "Logging", package: "swift-log")]
+        ),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
         .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
         .executableTarget(
             name: "medbus",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusStore", "CRawProducer",
+                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "CRawProducer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

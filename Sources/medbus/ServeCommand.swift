@@ -1,8 +1,10 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import MedBusAdapterSDK
 import MedBusCore
 import MedBusKafka
+import Logging
 import MedBusStore
 
 /// `medbus serve`: the main job. Opens the store, connects to Kafka (or starts the embedded
@@ -26,6 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Topics to create at start (see deploy/topics.yaml).")
     var topics: String = "deploy/topics.yaml"
 
+    @Option(help: "Folder of adapter manifests (*.yaml); every one is run.")
+    var adapters: String = "Adapters"
+
     @Option(name: .customLong("embedded-brokers"), help: "Broker count of the embedded cluster.")
     var embeddedBrokers: Int = 3
 
@@ -37,8 +42,10 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Log.logger("medbus.serve")
         let messageStore = try store.open()
         let topicSpecs: [NewTopic]
+        let manifests: [AdapterManifest]
         do {
             topicSpecs = FileManager.default.fileExists(atPath: topics) ? try TopicsFile.load(path: topics) : []
+            manifests = try AdapterManifest.loadAll(directory: adapters)
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -57,9 +64,13 @@ struct ServeCommand: AsyncParsableCommand {
         defer { if embedded != nil { try? FileManager.default.removeItem(atPath: store.embeddedBootstrapFile) } }
 
         let admin = try await connect(config)
-        for (topic, outcome) in try await TopicProvisioner(admin: admin, embedded: embedded).apply(topicSpecs) {
+        // Each adapter's raw topic too, so a hospital's first message has somewhere to go.
+        let adapterTopics = try manifests.map { NewTopic(name: try $0.rawTopic, partitions: 24, replicationFactor: 3) }
+        for (topic, outcome) in try await TopicProvisioner(admin: admin, embedded: embedded).apply(topicSpecs + adapterTopics) {
             logger.info("topic", metadata: ["topic": "\(topic)", "outcome": "\(outcome)"])
         }
+        let producer = try KafkaProducer(config: config, logger: Log.logger("medbus.kafka.producer"))
+        let host = try AdapterHost(manifests: manifests, store: messageStore, producer: producer)
 
         let mode = embedded == nil ? "external cluster" : "embedded cluster, in memory"
         print("MedBus \(MedBusVersion.current) serving")
@@ -68,38 +79,74 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
         logger.info("ready", metadata: ["kafka": "\(config.bootstrapServers)", "mode": "\(mode)", "store": "\(messageStore.databasePath)"])
 
-        let signal = await Signals.waitForTermination()
-        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        try await runUntilTerminated(host, logger: logger)
+        await producer.shutdown()
         try? messageStore.close()
+    }
+}
+
+/// Runs the adapters until SIGINT/SIGTERM, then shuts them down gracefully (each finishes the
+/// messages in flight). An adapter that fails, such as a port already in use, ends the command
+/// at once with its error.
+func runUntilTerminated(_ host: AdapterHost, logger: Logger) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await host.run() }
+        group.addTask {
+            guard let signal = await Signals.waitForTermination() else { return }
+            logger.info("shutting down", metadata: ["signal": "\(signal)"])
+            host.shutdown()
+        }
+        try await group.waitForAll()
     }
 }
 
 /// Waits for SIGINT or SIGTERM without blocking a cooperative thread.
 enum Signals {
-    /// Dispatch sources must stay alive while armed; one process waits at most once per signal.
+    /// Dispatch sources must stay alive while armed.
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
-    static func waitForTermination() async -> Int32 {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            let queue = DispatchQueue(label: "medbus.signals")
-            let once = OnceFlag()
-            for sig in [SIGINT, SIGTERM] {
-                signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-                source.setEventHandler {
-                    if once.set() { continuation.resume(returning: sig) }
+    /// The signal received, or nil when the waiting task was cancelled.
+    static func waitForTermination() async -> Int32? {
+        let waiter = SignalWaiter()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Int32?, Never>) in
+                waiter.arm(continuation)
+                let queue = DispatchQueue(label: "medbus.signals")
+                for sig in [SIGINT, SIGTERM] {
+                    signal(sig, SIG_IGN)
+                    let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+                    source.setEventHandler { waiter.finish(sig) }
+                    source.resume()
+                    sources.append(source)
                 }
-                source.resume()
-                sources.append(source)
             }
+        } onCancel: {
+            waiter.finish(nil)
         }
     }
 }
 
-/// A flag that can be set once, from any thread.
-final class OnceFlag: @unchecked Sendable {
+/// Resumes a continuation once, whichever comes first: a signal or cancellation.
+final class SignalWaiter: @unchecked Sendable {
     private let lock = NSLock()
-    private var isSet = false
-    /// True for the first caller only.
-    func set() -> Bool { lock.withLock { defer { isSet = true }; return !isSet } }
+    private var continuation: CheckedContinuation<Int32?, Never>?
+    private var result: Int32??
+
+    func arm(_ continuation: CheckedContinuation<Int32?, Never>) {
+        let early: Int32?? = lock.withLock {
+            if result == nil { self.continuation = continuation }
+            return result
+        }
+        if let early { continuation.resume(returning: early) }
+    }
+
+    func finish(_ signal: Int32?) {
+        let waiting: CheckedContinuation<Int32?, Never>? = lock.withLock {
+            guard result == nil else { return nil }
+            result = .some(signal)
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(returning: signal)
+    }
 }

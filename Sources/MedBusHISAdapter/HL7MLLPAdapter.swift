@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import MedBusAdapterSDK
+import MedBusCore
+import MedBusHL7
+import MedBusMLLP
+
+/// The HIS adapter for HL7 v2 over MLLP: one listener per hospital (manifest kind `hl7v2-mllp`).
+///
+/// Per message: parse (charset from MSH-18), check the header, then `DurableIngest` — stored,
+/// on `raw.his.<hospital>` keyed by patient id (PID-3), acknowledged by Kafka — and only then the
+/// positive ACK (AA, or CA in enhanced mode). Anything else gets a negative ACK with a specific
+/// ERR and is kept in the store as `rejected`; a message that is stored but not yet on Kafka gets
+/// AE/CE (table 0357 code 207), so the sender retransmits it and nothing is lost. A retransmission
+/// (same sending facility and MSH-10) gets the first ACK again and is not published twice.
+public final class HL7MLLPAdapter: Sendable {
+    public static let kind = "hl7v2-mllp"
+
+    public let manifest: AdapterManifest
+    private let server: MLLPServer
+
+    public init(manifest: AdapterManifest, ingest: DurableIngest, logger: Logger = Logger(label: "medbus.adapter.hl7v2-mllp")) throws {
+        var logger = logger
+        logger[metadataKey: "adapter"] = "\(manifest.name)"
+        let maxMessageBytes = try manifest.intOption("maxMessageBytes", default: 1 << 20)
+        let intake = try HL7Intake(manifest: manifest, maxMessageBytes: maxMessageBytes, ingest: ingest, logger: logger)
+        self.manifest = manifest
+        self.server = MLLPServer(
+            configuration: MLLPServer.Configuration(
+                host: manifest.host, port: manifest.port, maxMessageBytes: maxMessageBytes,
+                idleTimeout: .seconds(Int64(try manifest.intOption("idleTimeoutSeconds", default: 300)))
+            ),
+            logger: logger
+        ) { unit, _ in await intake.handle(unit) }
+    }
+
+    /// Serves until `shutdown()`. `onBound` receives the listening port.
+    public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+        try await server.run(onBound: onBound)
+    }
+
+    public func shutdown() { server.shutdown() }
+}
+
+/// The HL7 side of the adapter, independent of the transport: inbound unit in, ACK bytes out.
+final class HL7Intake: Sendable {
+    static let contentType = "x-application/hl7-v2+er7"
+
+    private let ingest: DurableIngest
+    private let acks: HL7AckBuilder
+    private let validator = HL7HeaderValidator()
+    private let topic: String
+    private let source: String
+    private let maxMessageBytes: Int
+    private let logger: Logger
+
+    init(manifest: AdapterManifest, maxMessageBytes: Int, ingest: DurableIngest, logger: Logger) throws {
+        self.ingest = ingest
+        self.acks = HL7AckBuilder(timeZone: TimeZone(identifier: manifest.options["timeZone"] ?? "Asia/Shanghai") ?? .current)
+        self.topic = try manifest.rawTopic
+        self.source = "his.\(manifest.sender)"
+        self.maxMessageBytes = maxMessageBytes
+        self.logger = logger
+    }
+
+    /// One inbound unit → the acknowledgement bytes to send (nil: send nothing).
+    func handle(_ unit: MLLPInbound) async -> [UInt8]? {
+        switch unit {
+        case .message(let bytes):
+            return await accept(bytes)
+        case .oversize(let prefix, let size):
+            let reason = "message of \(size) bytes exceeds the limit of \(maxMessageBytes) bytes"
+            return await reject(prefix, reason: reason, issue: HL7Issue(code: .applicationInternalError, diagnostic: reason))
+        case .truncated(let prefix):
+            // The sender closed mid-frame; answer anyway in case it still reads.
+            let reason = "connection closed inside an MLLP frame after \(prefix.count) bytes"
+            return await reject(prefix, reason: reason, issue: HL7Issue(code: .segmentSequenceError, diagnostic: reason))
+        }
+    }
+
+    private func accept(_ bytes: [UInt8]) async -> [UInt8]? {
+        let message: HL7Message
+        do {
+            message = try HL7Message(parsing: bytes)
+        } catch {
+            return await reject(bytes, reason: error.description, parseError: error)
+        }
+        let issues = validator.validate(message)
+        if issues.contains(where: { $0.severity == .error }) {
+            return await reject(bytes, reason: issues.map(\.description).joined(separator: "; "), message: message, issues: issues)
+        }
+
+        let msh = message.msh
+        let type = [msh.messageType.code, msh.messageType.triggerEvent].compactMap { $0 }.joined(separator: "^")
+        let facility = msh.sendingFacility.namespaceID ?? msh.sendingFacility.universalID ?? ""
+        let envelope = MessageEnvelope(
+            source: source,
+            sourceMessageId: msh.controlID.map { "\(facility)|\($0)" },
+            messageType: type,
+            contentType: "\(Self.contentType); charset=\(message.charset.hl7Name)"
+        )
+        let patientID = message.segment(PIDSegment.self)?.identifiers.first?.id
+        let outcome = await ingest.ingest(DurableIngest.Inbound(envelope: envelope, topic: topic, key: patientID ?? msh.controlID, payload: bytes))
+        switch outcome {
+        case .accepted(let id, _):
+            guard let ack = serialize(acks.acknowledge(message)) else { return nil }
+            await ingest.recordAcknowledgement(Data(ack), for: id)
+            return ack
+        case .duplicate(_, let ack?):
+            return Array(ack)
+        case .duplicate:
+            return serialize(acks.acknowledge(message))
+        case .notPublished(_, let reason), .notStored(let reason):
+            logger.warning("message not yet safe; negative ACK so the sender retries", metadata: ["reason": "\(reason)"])
+            let issue = HL7Issue(code: .applicationInternalError, diagnostic: "message not yet stored durably; retransmit")
+            return serialize(acks.acknowledge(message, issues: [issue]))
+        }
+    }
+
+    /// Keeps the refused input (status `rejected`) and builds the negative ACK.
+    private func reject(_ bytes: [UInt8], reason: String, parseError: HL7Error? = nil, message: HL7Message? = nil, issues: [HL7Issue] = [], issue: HL7Issue? = nil) async -> [UInt8]? {
+        let parsed = message ?? (try? HL7Message(parsing: bytes))
+        let envelope = MessageEnvelope(source: source, messageType: parsed.map { [$0.msh.messageType.code, $0.msh.messageType.triggerEvent].compactMap { $0 }.joined(separator: "^") } ?? "unparseable", contentType: Self.contentType)
+        await ingest.recordRejection(envelope: envelope, payload: bytes, reason: reason)
+        logger.info("message rejected", metadata: ["message": "\(envelope.id)", "reason": "\(reason)"])
+        if let parseError, parsed == nil {
+            return serialize(acks.reject(unparseable: bytes, error: parseError))
+        }
+        let allIssues = issues + (issue.map { [$0] } ?? []) + (parseError.map { [$0.issue] } ?? [])
+        if let parsed { return serialize(acks.acknowledge(parsed, issues: allIssues)) }
+        return serialize(acks.reject(unparseable: bytes, error: parseError ?? .noMSH))
+    }
+
+    private func serialize(_ ack: HL7Message?) -> [UInt8]? {
+        guard let ack else { return nil }
+        do { return try ack.serialize() } catch {
+            logger.error("ACK could not be encoded", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import MedBusAdapterSDK
+import MedBusHISAdapter
+import MedBusKafka
+import MedBusStore
+
+/// Runs the adapters of a set of manifests over one store and one producer, until shutdown.
+final class AdapterHost: Sendable {
+    private let adapters: [HL7MLLPAdapter]
+    private let ingest: DurableIngest
+
+    /// - Throws: `CommandFailure` for a manifest of an unknown kind or with invalid options.
+    init(manifests: [AdapterManifest], store: MessageStore, producer: KafkaProducer) throws {
+        let ingest = DurableIngest(store: store, producer: producer, logger: Log.logger("medbus.ingest"))
+        self.ingest = ingest
+        adapters = try manifests.map { manifest in
+            switch manifest.kind {
+            case HL7MLLPAdapter.kind:
+                do { return try HL7MLLPAdapter(manifest: manifest, ingest: ingest, logger: Log.logger("medbus.adapter.\(manifest.kind)")) } catch {
+                    throw CommandFailure("\(manifest.file): \(error)")
+                }
+            default:
+                throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind))")
+            }
+        }
+    }
+
+    var isEmpty: Bool { adapters.isEmpty }
+
+    /// Runs every adapter; prints one line per listener once it is bound. Returns after
+    /// `shutdown()` once all have finished their in-flight messages.
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for adapter in adapters {
+                group.addTask {
+                    try await adapter.run { port in
+                        print("Adapter \(adapter.manifest.name) (\(adapter.manifest.kind)) listening on \(adapter.manifest.host):\(port)")
+                        fflush(nil)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    func shutdown() {
+        adapters.forEach { $0.shutdown() }
+    }
+}
