@@ -77,6 +77,7 @@ let package = Package(
         .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
         .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "MedBusHISAdapterTests", dependencies: ["MedBusHISAdapter", "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore"]),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -26,6 +26,17 @@ public struct AdapterManifest: Sendable, Equatable {
     /// The file it came from, for error messages.
     public var file: String
 
+    public init(kind: String, name: String, sender: String, host: String, port: Int, mappingSet: String? = nil, options: [String: String] = [:], file: String = "<inline>") {
+        self.kind = kind
+        self.name = name
+        self.sender = sender
+        self.host = host
+        self.port = port
+        self.mappingSet = mappingSet
+        self.options = options
+        self.file = file
+    }
+
     /// The Kafka topic this adapter publishes to, e.g. `raw.his.H37010200001`.
     public var rawTopic: String {
         get throws {

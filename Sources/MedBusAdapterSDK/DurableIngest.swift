@@ -89,7 +89,15 @@ public final class DurableIngest: Sendable {
         let record = KafkaProducerMessage(topic: inbound.topic, key: inbound.key.map { Array($0.utf8) }, value: inbound.payload, headers: inbound.envelope.headers)
         do {
             let report = try await producer.send(record)
-            try await store.markPublished(id: id, topic: report.topic, partition: report.partition, offset: report.offset ?? -1)
+            // The sender may be acknowledged now: the message is stored and on Kafka. Recording
+            // where it landed is bookkeeping, so it joins a later group commit instead of adding
+            // a disk round trip to the acknowledgement. If it is lost in a crash, the row stays
+            // `received` and a retransmission is published again under the same message id.
+            Task { [store, logger] in
+                do { try await store.markPublished(id: id, topic: report.topic, partition: report.partition, offset: report.offset ?? -1) } catch {
+                    logger.warning("publication not recorded", metadata: ["message": "\(id)", "error": "\(error)"])
+                }
+            }
             return .accepted(messageId: id, report: report)
         } catch {
             logger.warning("message stored but not on Kafka", metadata: ["message": "\(id)", "topic": "\(inbound.topic)", "error": "\(error)"])
@@ -98,9 +106,12 @@ public final class DurableIngest: Sendable {
     }
 
     /// Keeps the acknowledgement sent for `messageId`, so a retransmission gets the same bytes.
-    public func recordAcknowledgement(_ ack: Data, for messageId: String) async {
-        do { try await store.setAck(id: messageId, ack: ack) } catch {
-            logger.warning("acknowledgement not recorded", metadata: ["message": "\(messageId)", "error": "\(error)"])
+    /// Written with a later group commit; the caller need not wait for it.
+    public func recordAcknowledgement(_ ack: Data, for messageId: String) {
+        Task { [store, logger] in
+            do { try await store.setAck(id: messageId, ack: ack) } catch {
+                logger.warning("acknowledgement not recorded", metadata: ["message": "\(messageId)", "error": "\(error)"])
+            }
         }
     }
 

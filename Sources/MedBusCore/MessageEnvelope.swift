@@ -39,7 +39,7 @@ public struct MessageEnvelope: Sendable, Hashable {
         self.sourceMessageId = sourceMessageId
         self.messageType = messageType
         self.contentType = contentType
-        self.receivedAt = receivedAt
+        self.receivedAt = Self.toMilliseconds(receivedAt)
         self.correlationId = correlationId
         self.schemaVersion = schemaVersion
         self.traceParent = traceParent
@@ -103,14 +103,25 @@ public struct MessageEnvelope: Sendable, Hashable {
         )
     }
 
-    /// RFC 3339 in UTC with milliseconds, e.g. `2025-01-15T02:30:45.123Z`.
+    /// RFC 3339 in UTC with milliseconds, e.g. `2025-01-15T02:30:45.123Z` (rounded, not truncated).
     public static func formatTimestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let whole = Date(timeIntervalSince1970: TimeInterval(fraction < 0 ? seconds - 1 : seconds))
+        let text = whole.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
+        return "\(text.dropLast()).\(String(format: "%03d", (fraction + 1000) % 1000))Z"
     }
 
+    /// Parses RFC 3339 with or without fractional seconds; the result has millisecond precision,
+    /// like every envelope timestamp, so a formatted date parses back to an equal one.
     public static func parseTimestamp(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text))
+        ((try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            ?? (try? Date.ISO8601FormatStyle().parse(text))).map(toMilliseconds)
+    }
+
+    /// Envelope timestamps travel with millisecond precision, so they are kept that way.
+    static func toMilliseconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
 }
 

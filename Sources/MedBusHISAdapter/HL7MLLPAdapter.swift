@@ -104,7 +104,7 @@ final class HL7Intake: Sendable {
         switch outcome {
         case .accepted(let id, _):
             guard let ack = serialize(acks.acknowledge(message)) else { return nil }
-            await ingest.recordAcknowledgement(Data(ack), for: id)
+            ingest.recordAcknowledgement(Data(ack), for: id)
             return ack
         case .duplicate(_, let ack?):
             return Array(ack)

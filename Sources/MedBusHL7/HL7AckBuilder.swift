@@ -22,8 +22,12 @@ public enum HL7AckLevel: Hashable, Sendable {
 /// Builds ACK messages for received messages, and for input too broken to parse.
 ///
 /// The ACK uses the received message's delimiters, character set (MSH-18 copied; declared when the
-/// received message relied on a non-UTF-8 default), version and processing id; MSH-3/4 and MSH-5/6 are the received MSH-5/6 and MSH-3/4; MSH-9 is `ACK^<trigger>^ACK`; MSH-10 is a
-/// new control id; MSA-2 is the received MSH-10; each issue becomes one ERR segment.
+/// received message relied on a non-UTF-8 default), version and processing id. MSH-3/4 and MSH-5/6 are the
+/// received MSH-5/6 and MSH-3/4; MSH-9 is `ACK^<trigger>^ACK`; MSH-10 is a new control id; MSA-2 is the
+/// received MSH-10; each issue becomes one ERR segment: ERR-2 the location (ERL:
+/// `segment^sequence^field^repetition^component^sub-component`), ERR-3 the table 0357 code as CWE
+/// (`101^Required field missing^HL70357`), ERR-4 the severity, ERR-7 the diagnostic. For v2.3 and v2.4,
+/// whose receivers know only ERR-1, ERR-1 (ELD: `segment^sequence^field^code&text&HL70357`) is filled too.
 public struct HL7AckBuilder: Sendable {
     /// Makes MSH-10 of each ACK. The default is 20 random hex digits (MSH-10 allows 20 characters in v2.3).
     public var makeControlID: @Sendable () -> String
@@ -71,9 +75,11 @@ public struct HL7AckBuilder: Sendable {
             }
         }
         var header = ReceivedHeader(delimiters: message.delimiters, charset: message.charset)
-        let fields = msh.segment
-        for n in [3, 4, 5, 6, 10, 11, 12, 18] { header.fields[n] = Array(fields.field(n).encoded.utf8) }
-        header.trigger = Array(fields.field(9).component(2).encoded.utf8)
+        // Copied as encoded, minus any LF: a sender ending segments with CR alone may have one in a field,
+        // and in the ACK's MSH it would end the segment.
+        func encoded(_ element: HL7Element) -> [UInt8] { Array(element.encoded.utf8).filter { $0 != Parser.lf } }
+        for n in [3, 4, 5, 6, 10, 11, 12, 18] { header.fields[n] = encoded(msh.segment.field(n)) }
+        header.trigger = encoded(msh.segment.field(9).component(2))
         return build(header: header, code: code, issues: issues)
     }
 
@@ -81,8 +87,9 @@ public struct HL7AckBuilder: Sendable {
     ///
     /// What can be recovered of MSH is reused: delimiters, applications and facilities, trigger, control id,
     /// processing id, version and a recognized MSH-18, each only if it is short printable ASCII. The rest
-    /// falls back to `|^~\&`, UTF-8 and empty fields. `error.issue` becomes the ERR segment (code 100, 102,
-    /// 103 or 207 depending on the error).
+    /// falls back to `|^~\&`, UTF-8 and empty fields. `error.issue` becomes the ERR segment: code 100 (no or
+    /// cut-off MSH, bad segment ids), 102 (bad delimiters, invalid bytes), 103 (MSH-18 not in table 0211)
+    /// or 207 (no converter on this system).
     public func reject(unparseable bytes: [UInt8], error: HL7Error) -> HL7Message {
         build(header: ReceivedHeader(salvaging: bytes), code: .applicationReject, issues: [error.issue])
     }
@@ -92,7 +99,8 @@ public struct HL7AckBuilder: Sendable {
         let escape = { (text: String) in Escaping.encode(text, delimiters: header.delimiters) }
         func setMSH(_ field: Int, _ encoded: [UInt8]?, component: Int? = nil) {
             guard let encoded, !encoded.isEmpty else { return }
-            ack.replace(segment: SegmentID.msh, occurrence: 1, coordinates: [field - 1] + (component.map { [0, $0 - 1] } ?? []), with: encoded)
+            let coordinates = [field - 1] + (component.map { [0, $0 - 1] } ?? [])
+            ack.replace(segment: SegmentID.msh, occurrence: 1, coordinates: coordinates, with: encoded)
         }
         // Sender and receiver swap places.
         setMSH(3, header.fields[5])
@@ -113,7 +121,6 @@ public struct HL7AckBuilder: Sendable {
             ack.replace(segment: SegmentID.msa, occurrence: 1, coordinates: [2], with: controlID)
         }
 
-        // v2.3 and v2.4 receivers read ERR-1 (ELD) only; later versions read ERR-2 to ERR-4.
         let version = header.fields[12].map { String(decoding: $0, as: UTF8.self) } ?? ""
         let legacyERR = ["2.1", "2.2", "2.3", "2.4"].contains { version.hasPrefix($0) }
         for (i, issue) in issues.enumerated() {

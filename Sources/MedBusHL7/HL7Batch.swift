@@ -112,7 +112,7 @@ public struct HL7Batch: Sendable {
         for (i, segment) in envelope.segments(withID: trailer).enumerated() where i < actual.count {
             let location = HL7ErrorLocation(segmentID: trailer, segmentSequence: i + 1, field: 1)
             guard let text = segment.field(1).string else { continue }
-            guard let declared = Int(text.trimmingSpaces()) else { throw .invalidBatchCount(location: location) }
+            guard let declared = Int(text) else { throw .invalidBatchCount(location: location) }
             guard declared == actual[i] else { throw .batchCountMismatch(location: location, declared: declared, actual: actual[i]) }
         }
     }

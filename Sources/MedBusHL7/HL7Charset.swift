@@ -18,13 +18,20 @@ public enum HL7Charset: Hashable, Sendable, CustomStringConvertible {
     /// `GB18030`, `GBK`, `GB2312`, `GB 2312`, `CP936` are all recognized. Plain `UNICODE` (UCS-2 in old
     /// versions) is not.
     public init?(hl7Name: some StringProtocol) {
-        switch Self.key(hl7Name) {
-        case "UNICODEUTF8", "UTF8": self = .utf8
-        case "ASCII", "USASCII": self = .ascii
-        case "GB18030", "GB180302000", "GB180302005", "GB180302022", "GBK", "GB2312", "CP936": self = .gb18030
-        default: return nil
-        }
+        self.init(nameBytes: hl7Name.utf8)
     }
+
+    /// The same on bytes, so that parsing makes no String for MSH-18.
+    init?(nameBytes: some Collection<UInt8>) {
+        guard let charset = Self.names[Self.key(nameBytes)] else { return nil }
+        self = charset
+    }
+
+    private static let names: [[UInt8]: HL7Charset] = [
+        "UNICODEUTF8": .utf8, "UTF8": .utf8, "ASCII": .ascii, "USASCII": .ascii,
+        "GB18030": .gb18030, "GB180302000": .gb18030, "GB180302005": .gb18030, "GB180302022": .gb18030,
+        "GBK": .gb18030, "GB2312": .gb18030, "CP936": .gb18030,
+    ].reduce(into: [:]) { $0[Array($1.key.utf8)] = $1.value }
 
     /// Character set names this module knows but does not decode: HL7 table 0211 and common IANA names.
     /// Only these are repeated in an error; MSH-18 is free text and a broken sender may put anything there.
@@ -34,13 +41,20 @@ public enum HL7Charset: Hashable, Sendable, CustomStringConvertible {
             "ISOIR6", "ISOIR14", "ISOIR58", "ISOIR87", "ISOIR159", "ISOIR100", "ISOIR192", "KSX1001", "CNS116431992",
             "WINDOWS1252", "CP1252", "SHIFTJIS", "EUCJP", "EUCKR", "EUCCN", "HZ",
         ]
-        let key = Self.key(name)
-        return known.contains(key) || key.wholeMatch(of: /(8859\/|ISO8859)[0-9]{1,2}/) != nil
+        let key = String(decoding: Self.key(name.utf8), as: UTF8.self)
+        // HL7's `8859/1`…`8859/15`, IANA's `ISO-8859-1`…
+        let latin = ["8859/", "ISO8859"].first { key.hasPrefix($0) }.map { key.dropFirst($0.count) }
+        return known.contains(key) || latin.map { (1...2).contains($0.count) && $0.allSatisfy(\.isASCII) && Int($0) != nil } == true
     }
 
     /// Case, spaces, hyphens, underscores and dots do not matter in a name.
-    private static func key(_ name: some StringProtocol) -> String {
-        String(name.uppercased().filter { !" -_.".contains($0) })
+    private static func key(_ name: some Collection<UInt8>) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(name.count)
+        for byte in name where ![UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: ".")].contains(byte) {
+            key.append((UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) ? byte - 0x20 : byte)
+        }
+        return key
     }
 
     /// The HL7 table 0211 value, as written into MSH-18 of a message this module creates.
@@ -84,16 +98,15 @@ enum Transcoder {
         }
     }
 
-    /// Encodes valid UTF-8 into `charset`; nil when a character has no representation there.
-    static func encode(_ utf8: [UInt8], to charset: HL7Charset) -> [UInt8]? {
+    /// Encodes valid UTF-8 into `charset`; `.invalid` at the first character it cannot represent.
+    static func encode(_ utf8: [UInt8], to charset: HL7Charset) -> Outcome {
         switch charset {
         case .utf8:
-            return utf8
+            .converted(utf8)
         case .ascii:
-            return utf8.allSatisfy { $0 < 0x80 } ? utf8 : nil
+            utf8.firstIndex { $0 >= 0x80 }.map { .invalid(byteOffset: $0) } ?? .converted(utf8)
         case .gb18030:
-            guard case .converted(let bytes) = iconv(utf8, from: "UTF-8", to: "GB18030") else { return nil }
-            return bytes
+            iconv(utf8, from: "UTF-8", to: "GB18030")
         }
     }
 

@@ -280,15 +280,19 @@ public struct HL7DateTime: Hashable, Sendable, CustomStringConvertible {
 
     /// The DTM text, to the precision held.
     public var description: String {
-        func two(_ value: Int) -> String { String(format: "%02d", value) }
-        var text = String(format: "%04d", year)
+        // Not String(format:): ACKs write one per message, and it is slow.
+        func padded(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        var text = padded(year, 4)
         for part in [month, day, hour, minute, second] {
             guard let part else { break }
-            text += two(part)
+            text += padded(part, 2)
         }
-        if let fraction, second != nil { text += String(String(format: "%.4f", fraction).dropFirst()) }
+        if let fraction, second != nil { text += "." + padded(min(Int((fraction * 10_000).rounded()), 9_999), 4) }
         if let offset = utcOffsetMinutes {
-            text += (offset < 0 ? "-" : "+") + two(abs(offset) / 60) + two(abs(offset) % 60)
+            text += (offset < 0 ? "-" : "+") + padded(abs(offset) / 60, 2) + padded(abs(offset) % 60, 2)
         }
         return text
     }

@@ -162,20 +162,24 @@ public struct HL7Segment: Sendable {
     /// Which occurrence of its id this segment is (the third OBX is 3).
     public var occurrence: Int { storage.segments[...index].count(where: { $0.id == record.id }) }
 
-    /// Number of fields present. For MSH (FHS, BHS) this counts MSH-1, the field separator.
+    /// Number of fields present. For MSH (FHS, BHS) this counts MSH-1, the field separator, when there is
+    /// one: a bare `MSH` line has no fields.
     public var fieldCount: Int {
-        SegmentID.isHeader(record.id) ? record.pieceCount : record.pieceCount - 1
+        let record = record
+        return SegmentID.isHeader(record.id) && record.pieceCount > 1 ? record.pieceCount : record.pieceCount - 1
     }
 
     /// Field `n`, 1-based; absent when the segment has fewer. MSH-1 and MSH-2 are returned whole.
     public func field(_ n: Int) -> HL7Element {
         let record = record
         let isHeader = SegmentID.isHeader(record.id)
-        if isHeader && n == 1 {
+        if isHeader && n == 1 && record.pieceCount > 1 {
             // MSH-1 is the separator right after the segment id.
             return HL7Element(storage: storage, range: (record.start + 3)..<(record.start + 4), level: .field, isLiteral: true)
         }
-        guard n >= 1, let range = storage.pieceRange(segment: index, piece: isHeader ? n - 1 : n) else {
+        // Piece 0 is the segment id, never a field.
+        let piece = isHeader ? n - 1 : n
+        guard piece >= 1, let range = storage.pieceRange(segment: index, piece: piece) else {
             return HL7Element(storage: storage, range: record.end..<record.end, level: .field)
         }
         return HL7Element(storage: storage, range: range, level: .field, isLiteral: isHeader && n == 2)

@@ -133,9 +133,10 @@ public enum HL7Error: Error, Hashable, Sendable, CustomStringConvertible {
     /// A batch file line (1-based, counting non-blank lines) that is out of place: FHS not first, BTS without
     /// BHS, FTS without FHS, or a segment before the first MSH that is no envelope segment.
     case unexpectedBatchSegment(segmentIndex: Int)
-    /// The message could not be written in its character set: non-ASCII text in an ASCII message, or the
-    /// platform's iconv lacks the converter.
+    /// The message could not be written in its character set: non-ASCII text in an ASCII message.
     case encodingFailed(charset: HL7Charset)
+    /// This system's iconv has no converter for the character set (glibc without its gconv modules).
+    case charsetUnavailable(HL7Charset)
 
     /// The table 0357 code an ACK reports for this error.
     public var code: HL7ErrorCode {
@@ -146,7 +147,7 @@ public enum HL7Error: Error, Hashable, Sendable, CustomStringConvertible {
             .dataTypeError
         case .unsupportedCharset:
             .tableValueNotFound  // MSH-18 takes its values from HL7 table 0211
-        case .invalidPath, .readOnlyPath, .segmentNotFound, .encodingFailed:
+        case .invalidPath, .readOnlyPath, .segmentNotFound, .encodingFailed, .charsetUnavailable:
             .applicationInternalError
         }
     }
@@ -165,7 +166,7 @@ public enum HL7Error: Error, Hashable, Sendable, CustomStringConvertible {
         case .batchCountMismatch(let location, _, _), .invalidBatchCount(let location):
             location
         case .emptyMessage, .invalidSegmentID, .invalidPath, .readOnlyPath, .segmentNotFound,
-            .unexpectedBatchSegment, .encodingFailed:
+            .unexpectedBatchSegment, .encodingFailed, .charsetUnavailable:
             nil
         }
     }
@@ -184,7 +185,8 @@ public enum HL7Error: Error, Hashable, Sendable, CustomStringConvertible {
         case .truncated(let offset):
             "HL7 message is truncated: input ends inside the MSH header at byte \(offset)"
         case .invalidDelimiters(let segmentID, let field):
-            "invalid HL7 delimiters in \(segmentID)-\(field): need 4 or 5 distinct encoding characters, all printable non-alphanumeric ASCII"
+            "invalid HL7 delimiters in \(segmentID)-\(field): need 4 or 5 distinct encoding characters, "
+                + "all printable non-alphanumeric ASCII"
         case .unsupportedCharset(let name?):
             "unsupported character set '\(name)' in MSH-18"
         case .unsupportedCharset(nil):
@@ -207,6 +209,8 @@ public enum HL7Error: Error, Hashable, Sendable, CustomStringConvertible {
             "segment \(index) of the HL7 batch is out of place for the FHS/BHS/BTS/FTS envelope"
         case .encodingFailed(let charset):
             "the HL7 message cannot be written in \(charset)"
+        case .charsetUnavailable(let charset):
+            "this system's iconv has no \(charset) converter"
         }
     }
 }

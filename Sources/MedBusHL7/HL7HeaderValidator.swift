@@ -37,7 +37,7 @@ public struct HL7HeaderValidator: Sendable {
             if !accepted(value) { issues.append(HL7Issue(code: code, location: location(field, component: component))) }
         }
         let type = msh.messageType
-        check(type.code, field: 9, component: 1, accepted: { messageTypes?[$0] != nil || messageTypes == nil }, otherwise: .unsupportedMessageType)
+        check(type.code, field: 9, component: 1, accepted: { messageTypes == nil || messageTypes?[$0] != nil }, otherwise: .unsupportedMessageType)
         if let code = type.code, let events = messageTypes?[code], !events.isEmpty {
             check(type.triggerEvent, field: 9, component: 2, accepted: events.contains, otherwise: .unsupportedEventCode)
         }

@@ -53,7 +53,8 @@ extension HL7Message {
     /// The message as bytes in its character set.
     ///
     /// - Throws: `HL7Error.encodingFailed` when the text cannot be written in the message's character set
-    ///   (non-ASCII in an ASCII message, or no GB18030 converter in this system's iconv).
+    ///   (non-ASCII in an ASCII message), `.charsetUnavailable` when this system's iconv has no GB18030
+    ///   converter.
     public func serialize(terminators: HL7TerminatorPolicy = .preserve) throws(HL7Error) -> [UInt8] {
         var utf8: [UInt8]
         switch terminators {
@@ -67,8 +68,11 @@ extension HL7Message {
                 utf8.append(Parser.cr)
             }
         }
-        guard let encoded = Transcoder.encode(utf8, to: charset) else { throw .encodingFailed(charset: charset) }
-        return encoded
+        switch Transcoder.encode(utf8, to: charset) {
+        case .converted(let encoded): return encoded
+        case .invalid: throw .encodingFailed(charset: charset)
+        case .unavailable: throw .charsetUnavailable(charset)
+        }
     }
 
     /// Replaces already-encoded bytes at a position given as 0-based indices: the piece of the segment
@@ -123,9 +127,9 @@ extension HL7Message {
 
     /// Indexes bytes changed by a write. Writes insert escaped text only, so no segment id can break.
     private func reindexed(_ bytes: [UInt8]) -> MessageStorage {
+        let (delimiters, lineFeedTerminates) = (storage.delimiters, storage.lineFeedTerminates)
         let start = storage.segments.first?.start ?? 0
-        let index = Parser.index(bytes, from: start, fieldSeparator: storage.delimiters.field, lineFeedTerminates: storage.lineFeedTerminates)
-        return MessageStorage(
-            bytes: bytes, index: index, delimiters: storage.delimiters, charset: storage.charset, lineFeedTerminates: storage.lineFeedTerminates)
+        let index = Parser.index(bytes, from: start, fieldSeparator: delimiters.field, lineFeedTerminates: lineFeedTerminates)
+        return MessageStorage(bytes: bytes, index: index, delimiters: delimiters, charset: storage.charset, lineFeedTerminates: lineFeedTerminates)
     }
 }

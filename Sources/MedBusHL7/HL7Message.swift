@@ -17,7 +17,8 @@ public struct HL7Message: Sendable, CustomStringConvertible {
     /// CR LF has LF accepted as well.
     ///
     /// - Throws: `HL7Error`: `.emptyMessage`, `.noMSH`, `.truncated`, `.invalidDelimiters`,
-    ///   `.unsupportedCharset`, `.invalidEncoding` (with the offending byte's offset) or `.invalidSegmentID`.
+    ///   `.unsupportedCharset`, `.invalidEncoding` (with the offending byte's offset), `.invalidSegmentID`,
+    ///   or `.charsetUnavailable` when this system's iconv cannot decode GB18030.
     ///   Any input, however damaged, ends in a value or one of these errors.
     public init(parsing bytes: [UInt8], options: HL7ParseOptions = HL7ParseOptions()) throws(HL7Error) {
         storage = try Parser.parse(bytes, options: options)
@@ -72,7 +73,8 @@ public struct HL7Message: Sendable, CustomStringConvertible {
     public var description: String {
         // Codes only: a sender could put anything in these fields, and descriptions end up in logs.
         func code(_ element: HL7Element) -> String? {
-            element.string.flatMap { $0.count <= 12 && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == ".") } ? $0 : nil }
+            let isCode = { (text: String) in text.count <= 12 && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == ".") } }
+            return element.string.flatMap { isCode($0) ? $0 : nil }
         }
         let msh = self.msh.segment
         let type = [code(msh.field(9).component(1)), code(msh.field(9).component(2))].compactMap { $0 }.joined(separator: "^")

@@ -23,9 +23,10 @@ public enum HL7Value: Hashable, Sendable {
 /// `\Zxx\`, `\.sp\`, `\Cxxyy\`, …) and any malformed one is kept verbatim, escape characters included.
 ///
 /// Write: the delimiters and the escape character are escaped, line breaks (CR LF, CR or LF) become
-/// `\.br\` and other control characters `\Xhh\`; so reading what was written gives back the text, with
-/// line breaks as LF. A verbatim sequence is escaped like any text when written back: only a byte-level
-/// copy keeps formatting sequences active.
+/// `\.br\` (`\X0A\` when `.` is a delimiter), other control characters `\Xhh\`, and a text that is just
+/// `""` (which would read as null) gets its first quote as `\X22\`. So reading what was written gives back
+/// the text, with line breaks as LF. A verbatim sequence is escaped like any text when written back: only
+/// a byte-level copy keeps formatting sequences active.
 enum Escaping {
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, delimiters: HL7Delimiters, charset: HL7Charset) -> String {
         let escape = delimiters.escape
@@ -81,6 +82,10 @@ enum Escaping {
     /// `text` as it goes on the wire (still UTF-8; the character set is applied when serializing).
     static func encode(_ text: String, delimiters: HL7Delimiters) -> [UInt8] {
         let escape = delimiters.escape
+        if text == "\"\"" {
+            // Two quotes alone on the wire are HL7 null; spell the first one in hex to keep it text.
+            return [escape] + Array("X22".utf8) + [escape, UInt8(ascii: "\"")]
+        }
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count)
         var previousWasCR = false
@@ -101,8 +106,10 @@ enum Escaping {
             } else if byte == 0x0A && previousWasCR {
                 continue  // CR LF is one line break, already written for the CR
             } else if byte == 0x0A || byte == 0x0D {
+                // `.` may be a delimiter (it is legal as one), and then `\.br\` would be split apart.
+                let lineBreak = delimiters.isReserved(UInt8(ascii: ".")) ? "X0A" : ".br"
                 output.append(escape)
-                output.append(contentsOf: ".br".utf8)
+                output.append(contentsOf: lineBreak.utf8)
                 output.append(escape)
             } else if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
                 output.append(contentsOf: [escape, UInt8(ascii: "X"), hexDigit(byte >> 4), hexDigit(byte & 0xF), escape])

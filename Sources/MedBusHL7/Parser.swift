@@ -48,9 +48,10 @@ enum Parser {
         case .converted(let decoded):
             bytes = decoded
         case .invalid(let offset):
-            throw .invalidEncoding(charset: charset, byteOffset: offset, location: locate(offset, in: input, charset: charset, header: header))
+            let location = locate(offset, in: input, charset: charset, header: header)
+            throw .invalidEncoding(charset: charset, byteOffset: offset, location: location)
         case .unavailable:
-            throw .unsupportedCharset(name: charset.hl7Name)
+            throw .charsetUnavailable(charset)
         }
         if charset == .gb18030 {
             // Offsets moved with decoding; the header's text (ASCII) did not.
@@ -134,13 +135,17 @@ enum Parser {
         guard pieces.count > 17 else { return nil }
         let delimiters = header.delimiters
         let names = bytes[pieces[17]].split(separator: delimiters.repetition, omittingEmptySubsequences: false).map { repetition in
-            String(decoding: repetition.prefix { $0 != delimiters.component }, as: UTF8.self).trimmingSpaces()
+            let name = repetition.prefix { $0 != delimiters.component }
+            let start = name.firstIndex { $0 != 0x20 } ?? name.endIndex
+            let end = name.lastIndex { $0 != 0x20 }.map { $0 + 1 } ?? start
+            return name[start..<end]
         }
         guard let first = names.first, !first.isEmpty else { return nil }
-        guard let charset = HL7Charset(hl7Name: first) else {
-            throw .unsupportedCharset(name: HL7Charset.isKnownUnsupportedName(first) ? first : nil)
+        guard let charset = HL7Charset(nameBytes: first) else {
+            let name = String(decoding: first, as: UTF8.self)
+            throw .unsupportedCharset(name: HL7Charset.isKnownUnsupportedName(name) ? name : nil)
         }
-        if charset == .ascii, let alternate = names.dropFirst().lazy.compactMap({ HL7Charset(hl7Name: $0) }).first {
+        if charset == .ascii, let alternate = names.dropFirst().lazy.compactMap({ HL7Charset(nameBytes: $0) }).first {
             return alternate
         }
         return charset
@@ -151,9 +156,11 @@ enum Parser {
     /// Segments end at CR (and at LF when `lineFeedTerminates`); runs of terminators, blank lines and lines
     /// of only spaces are skipped, so CR LF and stray blank lines parse like CR.
     static func index(_ bytes: [UInt8], from start: Int, fieldSeparator: UInt8, lineFeedTerminates: Bool) -> Index {
-        var index = Index()
-        index.pieceEnds.reserveCapacity(bytes.count / 8 + 16)
+        // Locals, not the captured result: appends through a closure capture would pay for exclusivity checks.
         bytes.withUnsafeBufferPointer { buffer in
+            var segments: [SegmentRecord] = []
+            var pieceEnds: [Int] = []
+            pieceEnds.reserveCapacity(buffer.count / 8 + 16)
             let count = buffer.count
             var i = start
             while i < count {
@@ -163,30 +170,46 @@ enum Parser {
                     continue
                 }
                 let segmentStart = i
-                let firstPiece = index.pieceEnds.count
+                let firstPiece = pieceEnds.count
                 while i < count {
+                    // Skip eight bytes at a time while none of them is a separator or terminator (SWAR).
+                    if i + 8 <= count, let base = buffer.baseAddress {
+                        let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                        var hits = hasByte(word, fieldSeparator) | hasByte(word, cr)
+                        if lineFeedTerminates { hits |= hasByte(word, lf) }
+                        if hits == 0 {
+                            i += 8
+                            continue
+                        }
+                    }
                     let byte = buffer[i]
                     if byte == fieldSeparator {
-                        index.pieceEnds.append(i)
+                        pieceEnds.append(i)
                     } else if byte == cr || (byte == lf && lineFeedTerminates) {
                         break
                     }
                     i += 1
                 }
-                index.pieceEnds.append(i)
+                pieceEnds.append(i)
                 if first == 0x20 || first == 0x09, buffer[segmentStart..<i].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-                    index.pieceEnds.removeSubrange(firstPiece...)
+                    pieceEnds.removeSubrange(firstPiece...)
                     continue
                 }
-                guard let id = SegmentID.pack(buffer[segmentStart..<index.pieceEnds[firstPiece]]) else {
-                    index.invalidSegment = index.segments.count + 1
-                    return
+                guard let id = SegmentID.pack(buffer[segmentStart..<pieceEnds[firstPiece]]) else {
+                    return Index(segments: segments, pieceEnds: pieceEnds, invalidSegment: segments.count + 1)
                 }
-                index.segments.append(
-                    SegmentRecord(id: id, start: segmentStart, end: i, firstPiece: firstPiece, pieceCount: index.pieceEnds.count - firstPiece))
+                segments.append(
+                    SegmentRecord(id: id, start: segmentStart, end: i, firstPiece: firstPiece, pieceCount: pieceEnds.count - firstPiece))
             }
+            return Index(segments: segments, pieceEnds: pieceEnds, invalidSegment: nil)
         }
-        return index
+    }
+
+    /// Nonzero when some byte of `word` equals `byte` (the classic "has zero byte" test on `word ^ byte…`).
+    @inline(__always)
+    private static func hasByte(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+        let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
+        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
     }
 
     /// The field an invalid byte falls in, found by indexing the (valid) bytes before it.
@@ -217,11 +240,5 @@ enum Parser {
         location.component = component
         location.subcomponent = subcomponent
         return location
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

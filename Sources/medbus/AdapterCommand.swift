@@ -32,7 +32,7 @@ struct AdapterCommand: AsyncParsableCommand {
             guard try await admin.listTopics().contains(where: { $0.name == topic }) else {
                 throw CommandFailure("topic '\(topic)' does not exist; create it (medbus topics create \(topic)) or run the adapter inside `medbus serve`")
             }
-            let producer = try KafkaProducer(config: config, logger: Log.logger("medbus.kafka.producer"))
+            let producer = try KafkaProducer(config: AdapterHost.producerConfig(config), logger: Log.logger("medbus.kafka.producer"))
             let host = try AdapterHost(manifests: [loaded], store: messageStore, producer: producer)
             try await runUntilTerminated(host, logger: logger)
             await producer.shutdown()

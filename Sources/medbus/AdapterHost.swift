@@ -26,7 +26,12 @@ final class AdapterHost: Sendable {
         }
     }
 
-    var isEmpty: Bool { adapters.isEmpty }
+    /// Adapters answer a sender per message, so their producer waits at most 1 ms to batch.
+    static func producerConfig(_ config: KafkaConfig) -> KafkaConfig {
+        var config = config
+        config.properties["linger.ms"] = config.properties["linger.ms"] ?? "1"
+        return config
+    }
 
     /// Runs every adapter; prints one line per listener once it is bound. Returns after
     /// `shutdown()` once all have finished their in-flight messages.

@@ -10,7 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, each against a raw librdkafka baseline in the same run.",
-        subcommands: [Produce.self]
+        subcommands: [Produce.self, MLLP.self]
     )
 
     struct Produce: AsyncParsableCommand {
@@ -69,17 +69,11 @@ struct BenchCommand: AsyncParsableCommand {
             case swiftSend = "medbus-send"
         }
 
-        struct Sample {
-            var throughput: Double
-            var p50: Duration
-            var p99: Duration
-            var failed: Int
-        }
 
         private func measure(_ variant: Variant, topic: String, cluster: EmbeddedKafkaCluster, properties: [String: String], payload: [UInt8]) async throws -> Sample {
             switch variant {
             case .raw:
-                return try await rawBaseline(topic: topic, bootstrap: cluster.bootstrapServers, properties: properties)
+                return try await rawProduce(bootstrap: cluster.bootstrapServers, topic: topic, payload: payload, count: messages, keys: keys, properties: properties)
             case .swiftBatch, .swiftSend:
                 let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: cluster.bootstrapServers), logger: Log.quietKafka)
                 let records = (0..<messages).map { KafkaProducerMessage(topic: topic, key: Array("key-\($0 % keys)".utf8), value: payload) }
@@ -130,41 +124,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
 
-        private func rawBaseline(topic: String, bootstrap: String, properties: [String: String]) async throws -> Sample {
-            let (count, size, keys) = (messages, self.size, self.keys)
-            return try await withCheckedThrowingContinuation { continuation in
-                Thread.detachNewThread {
-                    var latencies = [UInt64](repeating: 0, count: count)
-                    var elapsed: UInt64 = 0
-                    var errstr = [CChar](repeating: 0, count: 512)
-                    let pairs = properties.sorted { $0.key < $1.key }
-                    let keyStrings = pairs.map { strdup($0.key) }
-                    let valueStrings = pairs.map { strdup($0.value) }
-                    defer { (keyStrings + valueStrings).forEach { free($0) } }
-                    let failed = keyStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { keyPtrs in
-                        valueStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { valuePtrs in
-                            medbus_raw_produce(bootstrap, topic, keyPtrs.baseAddress, valuePtrs.baseAddress, pairs.count,
-                                               Int32(count), Int32(size), Int32(keys), &latencies, &elapsed, &errstr, errstr.count)
-                        }
-                    }
-                    guard failed >= 0 else {
-                        continuation.resume(throwing: CommandFailure("raw baseline: \(String(decoding: errstr.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))"))
-                        return
-                    }
-                    continuation.resume(returning: sample(latencies: latencies.map { .nanoseconds(Int64($0)) }, elapsed: .nanoseconds(Int64(elapsed)), failed: Int(failed)))
-                }
-            }
-        }
-
-        private func sample(latencies: [Duration], elapsed: Duration, failed: Int) -> Sample {
-            let sorted = latencies.sorted()
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            return Sample(throughput: Double(latencies.count) / seconds,
-                          p50: sorted[sorted.count / 2], p99: sorted[min(sorted.count - 1, sorted.count * 99 / 100)], failed: failed)
-        }
-
         private func table(_ results: [Variant: [Sample]]) -> String {
-            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
             let rawThroughput = median(results[.raw]!.map(\.throughput))
             var lines = [
                 "Producer benchmark: \(messages) records × \(size) B, \(keys) keys, \(partitions) partitions, acks=all, idempotent, embedded 3-broker cluster; median of \(runs) runs (librdkafka \(KafkaRuntime.librdkafkaVersion)).",
@@ -182,6 +142,3 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
-private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-private func ms(_ d: Duration) -> String { ms(seconds(d)) }
-private func ms(_ seconds: Double) -> String { String(format: "%.1f", seconds * 1000) }

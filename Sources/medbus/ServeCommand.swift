@@ -69,7 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
         for (topic, outcome) in try await TopicProvisioner(admin: admin, embedded: embedded).apply(topicSpecs + adapterTopics) {
             logger.info("topic", metadata: ["topic": "\(topic)", "outcome": "\(outcome)"])
         }
-        let producer = try KafkaProducer(config: config, logger: Log.logger("medbus.kafka.producer"))
+        let producer = try KafkaProducer(config: AdapterHost.producerConfig(config), logger: Log.logger("medbus.kafka.producer"))
         let host = try AdapterHost(manifests: manifests, store: messageStore, producer: producer)
 
         let mode = embedded == nil ? "external cluster" : "embedded cluster, in memory"
