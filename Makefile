@@ -19,6 +19,7 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	scripts/fuzz-hl7.sh 60
 
 # Reproduces BENCHMARKS.md.
 bench: build

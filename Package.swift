@@ -72,13 +72,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Helpers shared by test targets (an MLLP client independent of NIO).
+        .target(name: "MedBusTestSupport", path: "Tests/Support"),
         .testTarget(name: "MedBusKafkaTests", dependencies: ["MedBusKafka"]),
         .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
         .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
-        .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "MedBusHISAdapterTests", dependencies: ["MedBusHISAdapter", "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore"]),
-        .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore"]),
+        .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", "MedBusTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "MedBusHL7Tests", dependencies: ["MedBusHL7"]),
+        .testTarget(name: "MedBusHISAdapterTests", dependencies: ["MedBusHISAdapter", "MedBusTestSupport", "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore"]),
+        .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore", "MedBusTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,9 +20,10 @@ if ! command -v swift >/dev/null 2>&1; then
   echo "install-deps: 'swift' is not on PATH; install Swift 6 first (https://www.swift.org/install/)" >&2
   exit 1
 fi
-# The PyPI `hl7` package's MLLP client (mllp_send), an independent sender for the adapter tests.
-if ! python3 -c "import hl7.client" 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore hl7==0.4.5 >&2
+# From PyPI: `hl7` (its MLLP client is an independent sender for the adapter tests) and
+# `hl7apy` (an independent HL7 parser the parser tests compare against).
+if ! python3 -c "import hl7.client, hl7apy" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore hl7==0.4.5 hl7apy >&2
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

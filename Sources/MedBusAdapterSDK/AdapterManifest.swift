@@ -37,6 +37,15 @@ public struct AdapterManifest: Sendable, Equatable {
         self.file = file
     }
 
+    /// The source its messages are stored and published under, e.g. `his.H37010200001`.
+    public var source: String {
+        switch kind {
+        case "hl7v2-mllp", "http-his": "his.\(sender)"
+        case "dispatch-120": "dispatch.\(sender)"
+        default: "insurer.\(sender)"
+        }
+    }
+
     /// The Kafka topic this adapter publishes to, e.g. `raw.his.H37010200001`.
     public var rawTopic: String {
         get throws {

@@ -105,6 +105,27 @@ public final class DurableIngest: Sendable {
         }
     }
 
+    /// Settles messages left in doubt by a crash: stored as `received` for `source`, possibly on
+    /// Kafka already (the process died between Kafka's acknowledgement and recording it). Reads
+    /// `topic` back from just before the oldest of them and marks those found as published, so a
+    /// retransmission is answered from the store instead of being published a second time. Run
+    /// it before the adapter starts accepting.
+    /// - Returns: how many in-doubt messages were found on Kafka, and how many were not.
+    public func recoverInDoubt(source: String, topic: String, kafka: KafkaConfig) async throws -> (published: Int, missing: Int) {
+        let inDoubt = try store.search(MessageQuery(source: source, status: .received, limit: 1_000_000))
+        guard let oldest = inDoubt.map(\.receivedAt).min() else { return (0, 0) }
+        // Producer and broker clocks may differ a little; start well before.
+        let records = try await KafkaTopicReader.read(config: kafka, topic: topic, since: oldest.addingTimeInterval(-300))
+        let wanted = Set(inDoubt.map(\.id))
+        var found = Set<String>()
+        for record in records {
+            guard let id = record.headers.string(MessageEnvelope.Header.id), wanted.contains(id), found.insert(id).inserted else { continue }
+            try await store.markPublished(id: id, topic: record.topic, partition: record.partition, offset: record.offset)
+        }
+        logger.info("in-doubt messages settled", metadata: ["source": "\(source)", "onKafka": "\(found.count)", "notOnKafka": "\(inDoubt.count - found.count)"])
+        return (found.count, inDoubt.count - found.count)
+    }
+
     /// Keeps the acknowledgement sent for `messageId`, so a retransmission gets the same bytes.
     /// Written with a later group commit; the caller need not wait for it.
     public func recordAcknowledgement(_ ack: Data, for messageId: String) {

@@ -58,7 +58,7 @@ final class HL7Intake: Sendable {
         self.ingest = ingest
         self.acks = HL7AckBuilder(timeZone: TimeZone(identifier: manifest.options["timeZone"] ?? "Asia/Shanghai") ?? .current)
         self.topic = try manifest.rawTopic
-        self.source = "his.\(manifest.sender)"
+        self.source = manifest.source
         self.maxMessageBytes = maxMessageBytes
         self.logger = logger
     }

@@ -81,7 +81,11 @@ extension HL7Message {
     mutating func replace(segment id: UInt32, occurrence: Int, coordinates: [Int], with encoded: [UInt8]) {
         var bytes = storage.bytes
         if storage.segmentIndex(id: id, occurrence: occurrence) == nil {
-            if let last = storage.segments.last, last.end == bytes.count { bytes.append(Parser.cr) }
+            // The new segment must start on a line of its own: after an unterminated last segment (or
+            // trailing spaces) a CR comes first. With CR terminators a final lone LF is data, not an end.
+            let last = bytes.last
+            let lineFeedEnds = storage.lineFeedTerminates || bytes.dropLast().last == Parser.cr
+            if last != Parser.cr && !(last == Parser.lf && lineFeedEnds) { bytes.append(Parser.cr) }
             bytes.append(contentsOf: SegmentID.string(id).utf8)
             bytes.append(Parser.cr)
             storage = reindexed(bytes)

@@ -33,7 +33,7 @@ struct AdapterCommand: AsyncParsableCommand {
                 throw CommandFailure("topic '\(topic)' does not exist; create it (medbus topics create \(topic)) or run the adapter inside `medbus serve`")
             }
             let producer = try KafkaProducer(config: AdapterHost.producerConfig(config), logger: Log.logger("medbus.kafka.producer"))
-            let host = try AdapterHost(manifests: [loaded], store: messageStore, producer: producer)
+            let host = try AdapterHost(manifests: [loaded], store: messageStore, producer: producer, kafka: config)
             try await runUntilTerminated(host, logger: logger)
             await producer.shutdown()
             try? messageStore.close()

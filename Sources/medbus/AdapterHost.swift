@@ -9,11 +9,13 @@ import MedBusStore
 final class AdapterHost: Sendable {
     private let adapters: [HL7MLLPAdapter]
     private let ingest: DurableIngest
+    private let kafka: KafkaConfig
 
     /// - Throws: `CommandFailure` for a manifest of an unknown kind or with invalid options.
-    init(manifests: [AdapterManifest], store: MessageStore, producer: KafkaProducer) throws {
+    init(manifests: [AdapterManifest], store: MessageStore, producer: KafkaProducer, kafka: KafkaConfig) throws {
         let ingest = DurableIngest(store: store, producer: producer, logger: Log.logger("medbus.ingest"))
         self.ingest = ingest
+        self.kafka = kafka
         adapters = try manifests.map { manifest in
             switch manifest.kind {
             case HL7MLLPAdapter.kind:
@@ -36,6 +38,15 @@ final class AdapterHost: Sendable {
     /// Runs every adapter; prints one line per listener once it is bound. Returns after
     /// `shutdown()` once all have finished their in-flight messages.
     func run() async throws {
+        // Messages a crash left between Kafka's acknowledgement and the store's record of it
+        // are settled before any sender is served, so their retransmissions are not republished.
+        for adapter in adapters {
+            let manifest = adapter.manifest
+            let settled = try await ingest.recoverInDoubt(source: manifest.source, topic: try manifest.rawTopic, kafka: kafka)
+            if settled.published + settled.missing > 0 {
+                print("Adapter \(manifest.name): \(settled.published) in-doubt messages found on Kafka, \(settled.missing) to be retransmitted")
+            }
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for adapter in adapters {
                 group.addTask {

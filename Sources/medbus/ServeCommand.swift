@@ -70,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("topic", metadata: ["topic": "\(topic)", "outcome": "\(outcome)"])
         }
         let producer = try KafkaProducer(config: AdapterHost.producerConfig(config), logger: Log.logger("medbus.kafka.producer"))
-        let host = try AdapterHost(manifests: manifests, store: messageStore, producer: producer)
+        let host = try AdapterHost(manifests: manifests, store: messageStore, producer: producer, kafka: config)
 
         let mode = embedded == nil ? "external cluster" : "embedded cluster, in memory"
         print("MedBus \(MedBusVersion.current) serving")

@@ -4,6 +4,7 @@ import MedBusCore
 import MedBusHISAdapter
 import MedBusKafka
 import MedBusStore
+import MedBusTestSupport
 import XCTest
 
 /// The adapter in process, over real sockets, against the embedded cluster with injected faults.
@@ -75,10 +76,4 @@ private func ackCode(_ frame: [UInt8]?) -> String {
     let text = String(decoding: frame, as: UTF8.self)
     guard let msa = text.split(separator: "\r").first(where: { $0.hasPrefix("MSA|") }) else { return "none" }
     return String(msa.split(separator: "|", omittingEmptySubsequences: false)[1])
-}
-
-private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MedBusMLLP
 import NIOCore
+import MedBusTestSupport
 import XCTest
 
 /// Runs a server on an ephemeral port for the duration of `body`.
@@ -32,14 +33,6 @@ private let echo: MLLPServer.Handler = { unit, _ in
 }
 
 private func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
-
-/// Runs blocking client code on its own thread, so it never holds a cooperative thread the
-/// server's handlers need.
-private func onThread(_ body: @escaping @Sendable () throws -> Void) async throws {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
-}
 
 final class MLLPServerTests: XCTestCase {
     func testFramesSplitCoalescedAndSurroundedByNoise() async throws {

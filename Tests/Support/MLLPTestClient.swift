@@ -4,11 +4,12 @@ import Glibc
 #endif
 
 /// A blocking TCP client over a plain POSIX socket: independent of NIO, as a sender would be.
-final class MLLPTestClient {
+/// Shared by the MLLP, adapter and end-to-end tests.
+public final class MLLPTestClient {
     private let fd: Int32
     private var pending: [UInt8] = []
 
-    init(port: Int, receiveTimeout seconds: Int = 10) throws {
+    public init(port: Int, receiveTimeout seconds: Int = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -22,7 +23,7 @@ final class MLLPTestClient {
 
     deinit { close(fd) }
 
-    func sendRaw(_ bytes: [UInt8]) {
+    public func sendRaw(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -31,14 +32,14 @@ final class MLLPTestClient {
         }
     }
 
-    func sendFrame(_ message: [UInt8]) { sendRaw(Self.frame(message)) }
+    public func sendFrame(_ message: [UInt8]) { sendRaw(Self.frame(message)) }
 
-    static func frame(_ message: [UInt8]) -> [UInt8] { [0x0B] + message + [0x1C, 0x0D] }
+    public static func frame(_ message: [UInt8]) -> [UInt8] { [0x0B] + message + [0x1C, 0x0D] }
 
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// The next frame's content, or nil on EOF / timeout.
-    func readFrame() -> [UInt8]? {
+    public func readFrame() -> [UInt8]? {
         while true {
             if let start = pending.firstIndex(of: 0x0B), let end = pending[start...].firstIndex(of: 0x1C), end + 1 < pending.count, pending[end + 1] == 0x0D {
                 let body = Array(pending[(start + 1)..<end])
@@ -53,8 +54,16 @@ final class MLLPTestClient {
     }
 
     /// True when the server closed the connection (EOF within the receive timeout).
-    func isClosedByPeer() -> Bool {
+    public func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0
         return recv(fd, &byte, 1, 0) == 0
+    }
+}
+
+/// Runs blocking client code on its own thread, so it never holds a cooperative thread the
+/// server under test needs.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
