@@ -72,9 +72,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Helpers shared by test targets (an MLLP client independent of NIO).
+        // Helpers shared by test targets: an MLLP client independent of NIO, running other tools.
         .target(name: "MedBusTestSupport", path: "Tests/Support"),
-        .testTarget(name: "MedBusKafkaTests", dependencies: ["MedBusKafka"]),
+        .testTarget(name: "MedBusKafkaTests", dependencies: ["MedBusKafka", "MedBusTestSupport"]),
         .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
         .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),

@@ -1,4 +1,5 @@
 import Foundation
+import MedBusTestSupport
 import XCTest
 
 /// The HL7 v2 MLLP adapter inside `medbus serve`, driven by an MLLP client not written in this

@@ -81,21 +81,3 @@ func temporaryDirectory() -> String {
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
-
-/// Runs another program to completion and returns its standard output.
-func runTool(_ path: String, _ arguments: [String], input: Data? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe()
-    let inPipe = Pipe()
-    process.standardOutput = out
-    process.standardInput = inPipe
-    try process.run()
-    if let input { inPipe.fileHandleForWriting.write(input) }
-    try inPipe.fileHandleForWriting.close()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw NSError(domain: path, code: Int(process.terminationStatus)) }
-    return String(decoding: data, as: UTF8.self)
-}

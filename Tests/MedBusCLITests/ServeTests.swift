@@ -1,4 +1,5 @@
 import Foundation
+import MedBusTestSupport
 import XCTest
 
 /// `medbus serve` over real sockets: the embedded cluster is usable by an independent client,

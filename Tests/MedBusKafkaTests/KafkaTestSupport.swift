@@ -32,24 +32,3 @@ func consume(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds
     }
     return received
 }
-
-/// Runs an external program and returns its standard output; fails the test on a non-zero exit.
-func runProcess(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    let errors = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw NSError(domain: "run", code: Int(process.terminationStatus), userInfo: [
-            NSLocalizedDescriptionKey: "\(executable) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))",
-        ])
-    }
-    return String(decoding: output, as: UTF8.self)
-}

@@ -1,5 +1,6 @@
 import Foundation
 import MedBusKafka
+import MedBusTestSupport
 import XCTest
 
 final class TransactionTests: XCTestCase {
@@ -142,7 +143,7 @@ final class InteroperabilityTests: XCTestCase {
         await producer.shutdown()
 
         // kcat: key, value, partition, offset and headers of every record.
-        let kcat = try runProcess("/usr/bin/kcat", ["-C", "-b", cluster.bootstrapServers, "-t", topic, "-e", "-q", "-f", "%k\t%s\t%p\t%o\t%h\n"])
+        let kcat = try runTool("/usr/bin/kcat", ["-C", "-b", cluster.bootstrapServers, "-t", topic, "-e", "-q", "-f", "%k\t%s\t%p\t%o\t%h\n"])
         let kcatRows = Set(kcat.split(separator: "\n").map(String.init))
         let expected = Set(zip(sent, reports).map { m, r in
             "\(String(decoding: m.key!, as: UTF8.self))\t\(String(decoding: m.value!, as: UTF8.self))\t\(r.partition)\t\(r.offset!)\tmedbus-message-id=\(m.headers[0].stringValue!)"
@@ -167,7 +168,7 @@ final class InteroperabilityTests: XCTestCase {
             n += 1
         c.close()
         """
-        let python = try runProcess("/usr/bin/python3", ["-c", script, cluster.bootstrapServers, topic])
+        let python = try runTool("/usr/bin/python3", ["-c", script, cluster.bootstrapServers, topic])
         let pythonRows = Set(python.split(separator: "\n").map(String.init))
         XCTAssertEqual(pythonRows, Set(sent.map { "\(String(decoding: $0.key!, as: UTF8.self)) \(String(decoding: $0.value!, as: UTF8.self)) \($0.headers[0].stringValue!)" }))
     }
