@@ -92,10 +92,10 @@ extension BenchCommand {
         /// Each connection on its own thread sends its share one by one, waiting for each ACK.
         static func stream(_ payloads: [[UInt8]], run: Int, connections: Int, port: Int) async throws -> Sample {
             let perConnection = payloads.count / connections
+            let shares = (0..<connections).map { c in payloads[(c * perConnection)..<((c + 1) * perConnection)].map { rerun($0, run) } }
             let start = ContinuousClock.now
             let results = try await withThrowingTaskGroup(of: ([Duration], Int).self) { group in
-                for c in 0..<connections {
-                    let mine = Array(payloads[(c * perConnection)..<((c + 1) * perConnection)]).map { rerun($0, run) }
+                for mine in shares {
                     group.addTask {
                         try await withCheckedThrowingContinuation { continuation in
                             Thread.detachNewThread { continuation.resume(with: Result { try sendAll(mine, port: port) }) }
