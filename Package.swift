@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         // librdkafka 2.x from Debian (`librdkafka-dev`): client API and the mock cluster API.
@@ -45,6 +47,18 @@ let package = Package(
             name: "MedBusAdapterSDK",
             dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
+        // OpenSSL 3 from Debian (`libssl-dev`): TLS, and the national algorithms SM2/SM3/SM4.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // TLS and mutual TLS for SwiftNIO servers over OpenSSL (memory BIOs).
+        .target(
+            name: "MedBusTLS",
+            dependencies: ["COpenSSL", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+        ),
         // MLLP over TCP (SwiftNIO): framing, connections, idle timeout, graceful shutdown.
         .target(
             name: "MedBusMLLP",
@@ -53,6 +67,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                "MedBusTLS",
             ]
         ),
         // HL7 v2: parsing, terser paths, serialization, acknowledgements.
@@ -62,12 +77,22 @@ let package = Package(
             name: "MedBusHISAdapter",
             dependencies: ["MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK", "MedBusCore", .product(name: "Logging", package: "swift-log")]
         ),
+        // The HIS adapter over HTTP (Hummingbird): FHIR R4 JSON and HL7 v3 XML interactions.
+        .target(
+            name: "MedBusHTTPAdapter",
+            dependencies: [
+                "MedBusAdapterSDK", "MedBusCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
         .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
         .executableTarget(
             name: "medbus",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "CRawProducer",
+                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "CRawProducer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -81,6 +106,14 @@ let package = Package(
         .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", "MedBusTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "MedBusHL7Tests", dependencies: ["MedBusHL7"]),
         .testTarget(name: "MedBusHISAdapterTests", dependencies: ["MedBusHISAdapter", "MedBusTestSupport", "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore"]),
+        .testTarget(
+            name: "MedBusHTTPAdapterTests",
+            dependencies: [
+                "MedBusHTTPAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore", "MedBusCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore", "MedBusTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

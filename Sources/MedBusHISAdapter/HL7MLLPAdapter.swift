@@ -35,7 +35,7 @@ public final class HL7MLLPAdapter: Sendable {
     }
 
     /// Serves until `shutdown()`. `onBound` receives the listening port.
-    public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+    public func run(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         try await server.run(onBound: onBound)
     }
 

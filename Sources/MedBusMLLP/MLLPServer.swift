@@ -1,4 +1,5 @@
 import Logging
+import MedBusTLS
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -17,18 +18,24 @@ public final class MLLPServer: Sendable {
         public var maxMessageBytes: Int
         /// A connection with no inbound data for this long is closed.
         public var idleTimeout: TimeAmount
+        /// MLLP over TLS (and mutual TLS) when set; plain TCP when nil.
+        public var tls: TLSServerConfiguration?
 
-        public init(host: String = "127.0.0.1", port: Int = 2575, maxMessageBytes: Int = 1 << 20, idleTimeout: TimeAmount = .minutes(5)) {
+        public init(host: String = "127.0.0.1", port: Int = 2575, maxMessageBytes: Int = 1 << 20, idleTimeout: TimeAmount = .minutes(5), tls: TLSServerConfiguration? = nil) {
             self.host = host
             self.port = port
             self.maxMessageBytes = maxMessageBytes
             self.idleTimeout = idleTimeout
+            self.tls = tls
         }
     }
 
     /// Who is on the other end of a connection.
     public struct Peer: Sendable {
         public var address: String
+        /// The common name of the client certificate verified during the TLS handshake; nil
+        /// without TLS or when the client sent no certificate (`clientCertificate: .optional`).
+        public var certificateCommonName: String?
     }
 
     public typealias Handler = @Sendable (MLLPInbound, Peer) async -> [UInt8]?
@@ -48,8 +55,12 @@ public final class MLLPServer: Sendable {
 
     /// Binds and serves until `shutdown()`; returns once every connection has finished.
     /// - Parameter onBound: called with the bound port (useful with port 0).
+    /// - Throws: `TLSError` before binding when the TLS files are missing or invalid; NIO's
+    ///   error when the address cannot be bound.
     public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
         let configuration = self.configuration
+        let logger = self.logger
+        let tls = try configuration.tls?.makeContext()
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -58,11 +69,15 @@ public final class MLLPServer: Sendable {
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    let handshake = try tls.map { try Self.addTLS(context: $0, to: channel, logger: logger) }
                     try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
                     try sync.addHandler(CloseOnIdleHandler())
                     try sync.addHandler(ByteToMessageHandler(MLLPFrameDecoder(maxMessageBytes: configuration.maxMessageBytes)))
                     try sync.addHandler(MessageToByteHandler(MLLPFrameEncoder()))
-                    return try NIOAsyncChannel<MLLPInbound, [UInt8]>(wrappingChannelSynchronously: channel)
+                    return Connection(
+                        channel: try NIOAsyncChannel<MLLPInbound, [UInt8]>(wrappingChannelSynchronously: channel),
+                        handshake: handshake
+                    )
                 }
             }
         let port = server.channel.localAddress?.port ?? configuration.port
@@ -86,16 +101,40 @@ public final class MLLPServer: Sendable {
         lifecycle.shutdown()
     }
 
-    private func serve(_ connection: NIOAsyncChannel<MLLPInbound, [UInt8]>) async {
-        let channel = connection.channel
-        let peer = Peer(address: channel.remoteAddress?.description ?? "unknown")
+    /// An accepted connection and, with TLS, its handshake's outcome.
+    private struct Connection: Sendable {
+        var channel: NIOAsyncChannel<MLLPInbound, [UInt8]>
+        var handshake: EventLoopFuture<TLSHandshakeCompleted>?
+    }
+
+    /// Puts TLS first in the pipeline, in front of the framing.
+    /// - Returns: the handshake's outcome, failed if the handshake fails or never happens.
+    private static func addTLS(context: TLSContext, to channel: Channel, logger: Logger) throws -> EventLoopFuture<TLSHandshakeCompleted> {
+        let handshake = channel.eventLoop.makePromise(of: TLSHandshakeCompleted.self)
+        do {
+            try channel.pipeline.syncOperations.addHandler(OpenSSLServerHandler(context: context, handshakeCompleted: handshake, logger: logger))
+        } catch {
+            handshake.fail(error)
+            throw error
+        }
+        return handshake.futureResult
+    }
+
+    private func serve(_ connection: Connection) async {
+        let channel = connection.channel.channel
+        var peer = Peer(address: channel.remoteAddress?.description ?? "unknown")
         guard lifecycle.register(channel) else {
             try? await channel.close()
             return
         }
         defer { lifecycle.unregister(channel) }
         do {
-            try await connection.executeThenClose { inbound, outbound in
+            try await connection.channel.executeThenClose { inbound, outbound in
+                if let handshake = connection.handshake {
+                    // No message is decrypted before the handshake ends, so waiting here delays
+                    // nothing; a failed handshake has already closed the connection.
+                    peer.certificateCommonName = try await handshake.get().peerCommonName
+                }
                 for try await unit in inbound {
                     if let reply = await handler(unit, peer) {
                         try await outbound.write(reply)

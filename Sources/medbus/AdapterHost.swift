@@ -2,12 +2,13 @@ import Foundation
 import Logging
 import MedBusAdapterSDK
 import MedBusHISAdapter
+import MedBusHTTPAdapter
 import MedBusKafka
 import MedBusStore
 
 /// Runs the adapters of a set of manifests over one store and one producer, until shutdown.
 final class AdapterHost: Sendable {
-    private let adapters: [HL7MLLPAdapter]
+    private let adapters: [any RunnableAdapter]
     private let ingest: DurableIngest
     private let kafka: KafkaConfig
 
@@ -17,14 +18,17 @@ final class AdapterHost: Sendable {
         self.ingest = ingest
         self.kafka = kafka
         adapters = try manifests.map { manifest in
-            switch manifest.kind {
-            case HL7MLLPAdapter.kind:
-                do { return try HL7MLLPAdapter(manifest: manifest, ingest: ingest, logger: Log.logger("medbus.adapter.\(manifest.kind)")) } catch {
-                    throw CommandFailure("\(manifest.file): \(error)")
+            let logger = Log.logger("medbus.adapter.\(manifest.kind)")
+            do {
+                switch manifest.kind {
+                case HL7MLLPAdapter.kind: return try HL7MLLPAdapter(manifest: manifest, ingest: ingest, logger: logger)
+                case HTTPHISAdapter.kind: return try HTTPHISAdapter(manifest: manifest, ingest: ingest, logger: logger)
+                default: break
                 }
-            default:
-                throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind))")
+            } catch {
+                throw CommandFailure("\(manifest.file): \(error)")
             }
+            throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind), \(HTTPHISAdapter.kind))")
         }
     }
 
@@ -64,3 +68,13 @@ final class AdapterHost: Sendable {
         adapters.forEach { $0.shutdown() }
     }
 }
+
+/// What the host needs of an adapter, whatever its protocol.
+protocol RunnableAdapter: Sendable {
+    var manifest: AdapterManifest { get }
+    func run(onBound: @escaping @Sendable (Int) -> Void) async throws
+    func shutdown()
+}
+
+extension HL7MLLPAdapter: RunnableAdapter {}
+extension HTTPHISAdapter: RunnableAdapter {}

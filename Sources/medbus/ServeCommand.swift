@@ -65,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         let admin = try await connect(config)
         // Each adapter's raw topic too, so a hospital's first message has somewhere to go.
-        let adapterTopics = try manifests.map { NewTopic(name: try $0.rawTopic, partitions: 24, replicationFactor: 3) }
+        let adapterTopics = try Set(manifests.map { try $0.rawTopic }).sorted().map { NewTopic(name: $0, partitions: 24, replicationFactor: 3) }
         for (topic, outcome) in try await TopicProvisioner(admin: admin, embedded: embedded).apply(topicSpecs + adapterTopics) {
             logger.info("topic", metadata: ["topic": "\(topic)", "outcome": "\(outcome)"])
         }

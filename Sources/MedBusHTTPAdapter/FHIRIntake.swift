@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import Logging
+import MedBusAdapterSDK
+import MedBusCore
+
+/// FHIR R4 over HTTP, independent of the server: request in, answer out.
+///
+/// Per request: media type (415), size (413), structure (`FHIRSubmission`, 400), then
+/// `DurableIngest`. Stored and on Kafka → 201 (a retransmission → 200 with the first answer);
+/// not yet safe → 503 `transient` with `Retry-After`. Every error answer is an OperationOutcome
+/// and every refused body is kept in the store as `rejected`.
+///
+/// Retransmissions are recognised by the sender's message id, first of: the `Idempotency-Key`
+/// header (explicit intent), `Bundle.identifier`, the resource's `Type/id` (with
+/// `meta.versionId`, so a new version is a new message), the `X-Request-ID` header (last: many
+/// clients send a fresh one per attempt). A body with none of them is a new message every time.
+final class FHIRIntake: Sendable {
+    static let mediaTypes: Set<String> = ["application/fhir+json", "application/json"]
+    static let contentType = "application/fhir+json; fhirVersion=4.0"
+
+    private let source: String
+    private let topic: String
+    private let reader: HTTPBodyReader
+    private let retryAfterSeconds: Int
+    private let ingest: DurableIngest
+    private let logger: Logger
+
+    init(source: String, topic: String, reader: HTTPBodyReader, retryAfterSeconds: Int, ingest: DurableIngest, logger: Logger) {
+        self.source = source
+        self.topic = topic
+        self.reader = reader
+        self.retryAfterSeconds = retryAfterSeconds
+        self.ingest = ingest
+        self.logger = logger
+    }
+
+    /// - Parameter pathType: `{resourceType}` from the path; nil for `POST /fhir` (Bundle only).
+    func handle(_ request: Request, pathType: String?) async -> Response {
+        let body: [UInt8]
+        do { body = try await reader.read(request, accepting: Self.mediaTypes) } catch let refusal as HTTPBodyReader.Refusal {
+            let (status, code): (HTTPResponse.Status, OperationOutcome.IssueType) = switch refusal {
+            case .unsupportedMediaType: (.unsupportedMediaType, .notSupported)
+            case .tooLarge: (.contentTooLarge, .tooLong)
+            }
+            let diagnostics = refusal == .tooLarge ? "body larger than \(reader.maxBodyBytes) bytes" : "Content-Type must be application/fhir+json or application/json (UTF-8)"
+            return await reject([], type: "fhir.unread", reason: refusal.reason, outcome: OperationOutcome(.error, code, diagnostics), status: status)
+        } catch {
+            // The connection failed mid-body; there is nobody to answer reliably.
+            logger.info("request body not read", metadata: ["error": "\(error)"])
+            return OperationOutcome(.error, .exception, "request body could not be read").response(.badRequest)
+        }
+
+        let submission: FHIRSubmission
+        do { submission = try FHIRSubmission(json: body, pathType: pathType) } catch {
+            return await reject(body, type: "fhir.invalid", reason: error.diagnostics, outcome: OperationOutcome(.error, error.code, error.diagnostics, expression: error.expression), status: .badRequest)
+        }
+
+        let envelope = MessageEnvelope(
+            source: source, sourceMessageId: sourceMessageId(submission, request.headers),
+            messageType: ["fhir", submission.resourceType, submission.bundleType].compactMap { $0 }.joined(separator: "."),
+            contentType: Self.contentType, traceParent: request.headers[.traceParent]
+        )
+        let outcome = await ingest.ingest(DurableIngest.Inbound(envelope: envelope, topic: topic, key: submission.patientKey ?? envelope.sourceMessageId, payload: body))
+        switch outcome {
+        case .accepted(let id, _):
+            let answer = OperationOutcome(.information, .informational, "accepted as MedBus message \(id)").json
+            ingest.recordAcknowledgement(Data(answer), for: id)
+            return OperationOutcome.response(.created, body: answer, headers: created(submission, messageId: id))
+        case .duplicate(let id, let ack):
+            let answer = ack.map(Array.init) ?? OperationOutcome(.information, .informational, "accepted as MedBus message \(id)").json
+            return OperationOutcome.response(.ok, body: answer, headers: created(submission, messageId: id))
+        case .notPublished(_, let reason), .notStored(let reason):
+            logger.warning("FHIR message not yet safe; 503 so the sender retries", metadata: ["reason": "\(reason)"])
+            return OperationOutcome(.error, .transient, "message not yet stored durably; retry later")
+                .response(.serviceUnavailable, headers: [.retryAfter: "\(retryAfterSeconds)"])
+        }
+    }
+
+    /// The sender's id for the message, scoped by kind so that a header key can never collide
+    /// with a resource id (the store scopes it by `source`, i.e. by hospital).
+    private func sourceMessageId(_ submission: FHIRSubmission, _ headers: HTTPFields) -> String? {
+        if let key = headers[.idempotencyKey], !key.isEmpty { return "idempotency-key|\(key)" }
+        if let identifier = submission.bundleIdentifier { return "Bundle.identifier|\(identifier)" }
+        if let id = submission.logicalId {
+            return "\(submission.resourceType)/\(id)" + (submission.versionId.map { "/_history/\($0)" } ?? "")
+        }
+        if let requestID = headers[.requestID], !requestID.isEmpty { return "x-request-id|\(requestID)" }
+        return nil
+    }
+
+    /// `Location` of the accepted content (the sender's id when it gave one, else MedBus's) and
+    /// the MedBus message id.
+    private func created(_ submission: FHIRSubmission, messageId: String) -> HTTPFields {
+        let id = submission.logicalId.flatMap { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) } ?? messageId
+        return [.location: "/fhir/\(submission.resourceType)/\(id)", .medBusMessageID: messageId]
+    }
+
+    private func reject(_ body: [UInt8], type: String, reason: String, outcome: OperationOutcome, status: HTTPResponse.Status) async -> Response {
+        let envelope = MessageEnvelope(source: source, messageType: type, contentType: Self.contentType)
+        await ingest.recordRejection(envelope: envelope, payload: body, reason: reason)
+        logger.info("FHIR request rejected", metadata: ["message": "\(envelope.id)", "status": "\(status.code)", "reason": "\(reason)"])
+        return outcome.response(status, headers: [.medBusMessageID: envelope.id])
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import Logging
+import MedBusAdapterSDK
+import MedBusCore
+import ServiceLifecycle
+
+/// The HIS adapter for HTTP (manifest kind `http-his`): FHIR R4 JSON and HL7 v3 XML interactions
+/// from one hospital onto `raw.his.<hospital>`, through the same `DurableIngest` path as MLLP.
+///
+/// Routes:
+/// - `POST /fhir/{resourceType}` and `POST /fhir` (a Bundle): see `FHIRIntake`.
+/// - `POST /hl7v3` (a v3 interaction, bare or in a SOAP 1.1/1.2 envelope): see `HL7v3Intake`.
+///
+/// A positive answer (FHIR 201/200, v3 `AA`) goes out only once the message is stored and on
+/// Kafka; a message that is not yet safe gets 503 with `Retry-After`, so the sender retries and
+/// nothing acknowledged is lost. Every refused request is kept in the store as `rejected`.
+///
+/// Options: `maxBodyBytes` (default 4 MiB; larger bodies get 413), `retryAfterSeconds` (default 5,
+/// sent with 503).
+public final class HTTPHISAdapter: Sendable {
+    public static let kind = "http-his"
+
+    public let manifest: AdapterManifest
+    private let responder: RouterResponder<BasicRequestContext>
+    private let logger: Logger
+    private let shutdownRequests: AsyncStream<Void>
+    private let shutdownTrigger: AsyncStream<Void>.Continuation
+
+    /// - Throws: `ManifestError` for a bad option; the topic naming error for a sender that makes no valid topic name.
+    public init(manifest: AdapterManifest, ingest: DurableIngest, logger: Logger = Logger(label: "medbus.adapter.http-his")) throws {
+        var logger = logger
+        logger[metadataKey: "adapter"] = "\(manifest.name)"
+        let reader = HTTPBodyReader(maxBodyBytes: try manifest.intOption("maxBodyBytes", default: 4 << 20))
+        let retryAfter = try manifest.intOption("retryAfterSeconds", default: 5)
+        let topic = try manifest.rawTopic
+        let fhir = FHIRIntake(source: manifest.source, topic: topic, reader: reader, retryAfterSeconds: retryAfter, ingest: ingest, logger: logger)
+        let v3 = HL7v3Intake(source: manifest.source, topic: topic, reader: reader, retryAfterSeconds: retryAfter, ingest: ingest, logger: logger)
+
+        let router = Router()
+        router.post("fhir") { request, _ in await fhir.handle(request, pathType: nil) }
+        router.post("fhir/{resourceType}") { request, context in await fhir.handle(request, pathType: context.parameters.get("resourceType") ?? "") }
+        router.post("hl7v3") { request, _ in await v3.handle(request) }
+
+        self.manifest = manifest
+        self.responder = router.buildResponder()
+        self.logger = logger
+        (shutdownRequests, shutdownTrigger) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    /// Serves until `shutdown()`. `onBound` receives the listening port (useful with port 0).
+    ///
+    /// Shutdown is ServiceLifecycle's graceful shutdown: the listener closes, requests in flight
+    /// are answered (their ingest finishes), then `run` returns. Cancelling the task that runs
+    /// this instead cancels in-flight requests. A shutdown requested before `run` starts makes
+    /// `run` return at once.
+    /// - Throws: when the address cannot be bound or the server fails.
+    public func run(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let app = Application(
+            responder: responder,
+            configuration: ApplicationConfiguration(address: .hostname(manifest.host, port: manifest.port), serverName: "MedBus"),
+            onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        // No signal handling here: `medbus serve` owns the process's signals and calls shutdown().
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { [shutdownRequests] in
+                for await _ in shutdownRequests {}
+                // The stream ends when shutdown() finished it, or when the server stopped on its
+                // own and this task was cancelled: only the first asks for a graceful shutdown.
+                if !Task.isCancelled { await group.triggerGracefulShutdown() }
+            }
+            defer { tasks.cancelAll() }
+            do { try await group.run() } catch let error as ServiceGroupError where error == .alreadyFinished() {
+                return  // shut down before it started
+            }
+        }
+    }
+
+    /// Starts a graceful shutdown; `run` returns once requests in flight are answered.
+    public func shutdown() { shutdownTrigger.finish() }
+}
