@@ -64,7 +64,7 @@ private func checkWrite(_ message: HL7Message, text: String) {
     guard let path = try? HL7Path("ZZZ-2[2].3.2"), (try? changed.set(text, at: path)) != nil,
         let bytes = try? changed.serialize()
     else { return }
-    let expected = text.replacing("\r\n", with: "\n").replacing("\r", with: "\n")
+    let expected = lineFeedsOnly(text)
     let reparsed = try? HL7Message(parsing: bytes, options: HL7ParseOptions(defaultCharset: message.charset))
     precondition(reparsed?[path] == (expected.isEmpty ? nil : expected), "written text did not read back")
 }
@@ -72,4 +72,22 @@ private func checkWrite(_ message: HL7Message, text: String) {
 private func checkParses(_ ack: HL7Message) {
     guard let bytes = try? ack.serialize() else { return }
     precondition((try? HL7Message(parsing: bytes, options: HL7ParseOptions(defaultCharset: ack.charset))) != nil, "ACK does not parse")
+}
+
+/// CR LF and lone CR become LF. Done on bytes: Swift's `String` treats CR LF as one character, so
+/// replacing on `String` misses a CR LF that a first replacement creates (CR CR LF → CR LF).
+private func lineFeedsOnly(_ text: String) -> String {
+    var out: [UInt8] = []
+    var bytes = text.utf8.makeIterator()
+    var pending = bytes.next()
+    while let byte = pending {
+        pending = bytes.next()
+        if byte == 0x0D {
+            out.append(0x0A)
+            if pending == 0x0A { pending = bytes.next() }
+        } else {
+            out.append(byte)
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
 }
