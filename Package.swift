@@ -75,7 +75,7 @@ let package = Package(
         // The HIS adapters: HL7 v2 over MLLP (and later HTTP HL7 v3 / FHIR) onto raw.his.<hospital>.
         .target(
             name: "MedBusHISAdapter",
-            dependencies: ["MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK", "MedBusCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MedBusHL7", "MedBusMLLP", "MedBusTLS", "MedBusAdapterSDK", "MedBusCore", .product(name: "Logging", package: "swift-log")]
         ),
         // The HIS adapter over HTTP (Hummingbird): FHIR R4 JSON and HL7 v3 XML interactions.
         .target(
@@ -105,6 +105,13 @@ let package = Package(
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
         .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", "MedBusTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "MedBusHL7Tests", dependencies: ["MedBusHL7"]),
+        .testTarget(
+            name: "MedBusTLSTests",
+            dependencies: [
+                "MedBusTLS", "MedBusMLLP", "MedBusTestSupport", "MedBusHISAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "MedBusHISAdapterTests", dependencies: ["MedBusHISAdapter", "MedBusTestSupport", "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore"]),
         .testTarget(
             name: "MedBusHTTPAdapterTests",

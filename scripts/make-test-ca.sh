@@ -33,6 +33,8 @@ make_ca ca "/O=MedBus Test/CN=MedBus Test CA"
 make_leaf server "/O=MedBus Test/CN=localhost" ca \
     "$(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth')"
 make_leaf client "/O=MedBus Test/CN=H37010200001" ca "extendedKeyUsage=clientAuth"
+# Trusted, but another hospital: may not send as H37010200001.
+make_leaf other-hospital "/O=MedBus Test/CN=H37010299999" ca "extendedKeyUsage=clientAuth"
 
 make_ca untrusted-ca "/O=Somebody Else/CN=Untrusted Test CA"
 make_leaf untrusted-client "/O=Somebody Else/CN=H37010200001" untrusted-ca "extendedKeyUsage=clientAuth"

@@ -113,5 +113,11 @@ public struct AdapterManifest: Sendable, Equatable {
 public struct ManifestError: Error, CustomStringConvertible {
     public var file: String
     public var message: String
+
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
+
     public var description: String { "\(file): \(message)" }
 }

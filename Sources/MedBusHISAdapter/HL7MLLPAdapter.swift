@@ -4,6 +4,7 @@ import MedBusAdapterSDK
 import MedBusCore
 import MedBusHL7
 import MedBusMLLP
+import MedBusTLS
 
 /// The HIS adapter for HL7 v2 over MLLP: one listener per hospital (manifest kind `hl7v2-mllp`).
 ///
@@ -24,14 +25,44 @@ public final class HL7MLLPAdapter: Sendable {
         logger[metadataKey: "adapter"] = "\(manifest.name)"
         let maxMessageBytes = try manifest.intOption("maxMessageBytes", default: 1 << 20)
         let intake = try HL7Intake(manifest: manifest, maxMessageBytes: maxMessageBytes, ingest: ingest, logger: logger)
+        let tls = try Self.tlsConfiguration(manifest)
+        // With client certificates, a connection may only send as the hospital the adapter serves.
+        let requiredCommonName = tls?.clientCertificate == .required ? manifest.sender : nil
         self.manifest = manifest
         self.server = MLLPServer(
             configuration: MLLPServer.Configuration(
                 host: manifest.host, port: manifest.port, maxMessageBytes: maxMessageBytes,
-                idleTimeout: .seconds(Int64(try manifest.intOption("idleTimeoutSeconds", default: 300)))
+                idleTimeout: .seconds(Int64(try manifest.intOption("idleTimeoutSeconds", default: 300))),
+                tls: tls
             ),
             logger: logger
-        ) { unit, _ in await intake.handle(unit) }
+        ) { unit, peer in
+            if let requiredCommonName, peer.certificateCommonName != requiredCommonName {
+                return await intake.refuse(unit, reason: "client certificate does not identify sender \(requiredCommonName)")
+            }
+            return await intake.handle(unit)
+        }
+    }
+
+    /// TLS from the manifest's options: `tlsCertificate` and `tlsKey` (PEM files) turn it on;
+    /// `tlsClientCA` (PEM) asks for client certificates, `tlsClientCertificate` (`required`,
+    /// the default with a CA, or `optional`) says whether one must be presented.
+    static func tlsConfiguration(_ manifest: AdapterManifest) throws -> TLSServerConfiguration? {
+        guard let certificate = manifest.options["tlsCertificate"] else { return nil }
+        guard let key = manifest.options["tlsKey"] else {
+            throw ManifestError(file: manifest.file, message: "options.tlsKey is required with options.tlsCertificate")
+        }
+        let clientCA = manifest.options["tlsClientCA"]
+        let mode: TLSServerConfiguration.ClientCertificate
+        switch manifest.options["tlsClientCertificate"] ?? (clientCA == nil ? "none" : "required") {
+        case "required": mode = .required
+        case "optional": mode = .optional
+        case "none": mode = .none
+        default: throw ManifestError(file: manifest.file, message: "options.tlsClientCertificate must be required, optional or none")
+        }
+        let configuration = TLSServerConfiguration(certificateChainFile: certificate, privateKeyFile: key, clientCAFile: clientCA, clientCertificate: mode)
+        _ = try configuration.makeContext()  // bad files fail at start, naming the file
+        return configuration
     }
 
     /// Serves until `shutdown()`. `onBound` receives the listening port.
@@ -76,6 +107,15 @@ final class HL7Intake: Sendable {
             let reason = "connection closed inside an MLLP frame after \(prefix.count) bytes"
             return await reject(prefix, reason: reason, issue: HL7Issue(code: .segmentSequenceError, diagnostic: reason))
         }
+    }
+
+    /// A message from a connection not allowed to send it: refused with AR and kept as rejected.
+    func refuse(_ unit: MLLPInbound, reason: String) async -> [UInt8]? {
+        let bytes: [UInt8]
+        switch unit {
+        case .message(let b), .oversize(let b, _), .truncated(let b): bytes = b
+        }
+        return await reject(bytes, reason: reason, issue: HL7Issue(code: .applicationInternalError, diagnostic: reason))
     }
 
     private func accept(_ bytes: [UInt8]) async -> [UInt8]? {

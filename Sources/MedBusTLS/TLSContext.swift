@@ -38,6 +38,10 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError.invalidCertificateChain(path: certificateChain, openSSL: OpenSSLErrorQueue.drain())
         }
         guard SSL_CTX_use_PrivateKey_file(pointer, privateKey, SSL_FILETYPE_PEM) == 1 else {
+            // OpenSSL 3 already compares the key with the certificate here.
+            if ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH {
+                throw TLSError.privateKeyMismatch(certificateChain: certificateChain, privateKey: privateKey, openSSL: OpenSSLErrorQueue.drain())
+            }
             throw TLSError.invalidPrivateKey(path: privateKey, openSSL: OpenSSLErrorQueue.drain())
         }
         guard SSL_CTX_check_private_key(pointer) == 1 else {

@@ -1,0 +1,44 @@
+import Foundation
+import MedBusAdapterSDK
+import MedBusHISAdapter
+import MedBusKafka
+import MedBusStore
+import MedBusTestSupport
+import XCTest
+
+/// The HL7 MLLP adapter with mutual TLS from its manifest: the client certificate must name the
+/// hospital the adapter serves; a trusted certificate of another hospital is refused with AR.
+final class AdapterTLSTests: XCTestCase {
+    func testClientCertificateMustIdentifyTheSendingHospital() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let cluster = try EmbeddedKafkaCluster(brokers: 1)
+        try cluster.createTopic("raw.his.H37010200001", partitions: 2, replicationFactor: 1)
+        let store = try MessageStore.open(directory: NSTemporaryDirectory() + "tls-adapter-\(UUID().uuidString.prefix(8))")
+        let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: cluster.bootstrapServers))
+        let manifest = AdapterManifest(kind: HL7MLLPAdapter.kind, name: "tls", sender: "H37010200001", host: "127.0.0.1", port: 0, options: [
+            "tlsCertificate": certificates.path("server.pem"), "tlsKey": certificates.path("server.key"), "tlsClientCA": certificates.path("ca.pem"),
+        ])
+        let adapter = try HL7MLLPAdapter(manifest: manifest, ingest: DurableIngest(store: store, producer: producer))
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let server = Task { try await adapter.run { continuation.yield($0) } }
+        var iterator = ports.makeAsyncIterator()
+        let port = await iterator.next()!
+
+        func message(_ id: String) -> String { "MSH|^~\\&|HIS|H37010200001|MEDBUS|SDJK|20250115103045||ADT^A04|\(id)|P|2.5\rPID|1||P1^^^H37010200001^MR\r" }
+        let own = try await sendOverTLS(port: port, certificates: certificates, certificate: "client", message: message("TLS1"))
+        XCTAssertTrue(own.hasPrefix("REPLY MSH|") && own.contains("MSA|AA|TLS1"), own)
+        let other = try await sendOverTLS(port: port, certificates: certificates, certificate: "other-hospital", message: message("TLS2"))
+        XCTAssertTrue(other.contains("MSA|AE|TLS2") && other.contains("does not identify sender"), "refused, not AA: \(other)")
+        let untrusted = try await sendOverTLS(port: port, certificates: certificates, certificate: "untrusted-client", message: message("TLS3"))
+        XCTAssertTrue(untrusted.hasPrefix("TLSERROR") || untrusted.hasPrefix("CLOSED"), untrusted)
+
+        XCTAssertEqual(try store.count(MessageQuery(status: .rejected)), 1, "the other hospital's message is kept as rejected")
+        XCTAssertThrowsError(try HL7MLLPAdapter(manifest: AdapterManifest(kind: HL7MLLPAdapter.kind, name: "bad", sender: "H1", host: "127.0.0.1", port: 0,
+                                                                         options: ["tlsCertificate": certificates.path("server.pem")]), ingest: DurableIngest(store: store, producer: producer)))
+        adapter.shutdown()
+        try await server.value
+        await producer.shutdown()
+        try store.close()
+    }
+}
