@@ -19,35 +19,25 @@ final class FHIRIntake: Sendable {
     static let mediaTypes: Set<String> = ["application/fhir+json", "application/json"]
     static let contentType = "application/fhir+json; fhirVersion=4.0"
 
-    private let source: String
-    private let topic: String
-    private let reader: HTTPBodyReader
-    private let retryAfterSeconds: Int
-    private let ingest: DurableIngest
-    private let logger: Logger
+    private let settings: HTTPIntakeSettings
 
-    init(source: String, topic: String, reader: HTTPBodyReader, retryAfterSeconds: Int, ingest: DurableIngest, logger: Logger) {
-        self.source = source
-        self.topic = topic
-        self.reader = reader
-        self.retryAfterSeconds = retryAfterSeconds
-        self.ingest = ingest
-        self.logger = logger
+    init(_ settings: HTTPIntakeSettings) {
+        self.settings = settings
     }
 
     /// - Parameter pathType: `{resourceType}` from the path; nil for `POST /fhir` (Bundle only).
     func handle(_ request: Request, pathType: String?) async -> Response {
         let body: [UInt8]
-        do { body = try await reader.read(request, accepting: Self.mediaTypes) } catch let refusal as HTTPBodyReader.Refusal {
+        do { body = try await settings.reader.read(request, accepting: Self.mediaTypes) } catch let refusal as HTTPBodyReader.Refusal {
             let (status, code): (HTTPResponse.Status, OperationOutcome.IssueType) = switch refusal {
             case .unsupportedMediaType: (.unsupportedMediaType, .notSupported)
             case .tooLarge: (.contentTooLarge, .tooLong)
             }
-            let diagnostics = refusal == .tooLarge ? "body larger than \(reader.maxBodyBytes) bytes" : "Content-Type must be application/fhir+json or application/json (UTF-8)"
+            let diagnostics = refusal == .tooLarge ? "body larger than \(settings.reader.maxBodyBytes) bytes" : "Content-Type must be application/fhir+json or application/json (UTF-8)"
             return await reject([], type: "fhir.unread", reason: refusal.reason, outcome: OperationOutcome(.error, code, diagnostics), status: status)
         } catch {
             // The connection failed mid-body; there is nobody to answer reliably.
-            logger.info("request body not read", metadata: ["error": "\(error)"])
+            settings.logger.info("request body not read", metadata: ["error": "\(error)"])
             return OperationOutcome(.error, .exception, "request body could not be read").response(.badRequest)
         }
 
@@ -57,23 +47,23 @@ final class FHIRIntake: Sendable {
         }
 
         let envelope = MessageEnvelope(
-            source: source, sourceMessageId: sourceMessageId(submission, request.headers),
+            source: settings.source, sourceMessageId: sourceMessageId(submission, request.headers),
             messageType: ["fhir", submission.resourceType, submission.bundleType].compactMap { $0 }.joined(separator: "."),
             contentType: Self.contentType, traceParent: request.headers[.traceParent]
         )
-        let outcome = await ingest.ingest(DurableIngest.Inbound(envelope: envelope, topic: topic, key: submission.patientKey ?? envelope.sourceMessageId, payload: body))
+        let outcome = await settings.ingest.ingest(DurableIngest.Inbound(envelope: envelope, topic: settings.topic, key: submission.patientKey ?? envelope.sourceMessageId, payload: body))
         switch outcome {
         case .accepted(let id, _):
             let answer = OperationOutcome(.information, .informational, "accepted as MedBus message \(id)").json
-            ingest.recordAcknowledgement(Data(answer), for: id)
+            settings.ingest.recordAcknowledgement(Data(answer), for: id)
             return OperationOutcome.response(.created, body: answer, headers: created(submission, messageId: id))
         case .duplicate(let id, let ack):
             let answer = ack.map(Array.init) ?? OperationOutcome(.information, .informational, "accepted as MedBus message \(id)").json
             return OperationOutcome.response(.ok, body: answer, headers: created(submission, messageId: id))
         case .notPublished(_, let reason), .notStored(let reason):
-            logger.warning("FHIR message not yet safe; 503 so the sender retries", metadata: ["reason": "\(reason)"])
+            settings.logger.warning("FHIR message not yet safe; 503 so the sender retries", metadata: ["reason": "\(reason)"])
             return OperationOutcome(.error, .transient, "message not yet stored durably; retry later")
-                .response(.serviceUnavailable, headers: [.retryAfter: "\(retryAfterSeconds)"])
+                .response(.serviceUnavailable, headers: [.retryAfter: "\(settings.retryAfterSeconds)"])
         }
     }
 
@@ -97,9 +87,9 @@ final class FHIRIntake: Sendable {
     }
 
     private func reject(_ body: [UInt8], type: String, reason: String, outcome: OperationOutcome, status: HTTPResponse.Status) async -> Response {
-        let envelope = MessageEnvelope(source: source, messageType: type, contentType: Self.contentType)
-        await ingest.recordRejection(envelope: envelope, payload: body, reason: reason)
-        logger.info("FHIR request rejected", metadata: ["message": "\(envelope.id)", "status": "\(status.code)", "reason": "\(reason)"])
+        let envelope = MessageEnvelope(source: settings.source, messageType: type, contentType: Self.contentType)
+        await settings.ingest.recordRejection(envelope: envelope, payload: body, reason: reason)
+        settings.logger.info("FHIR request rejected", metadata: ["message": "\(envelope.id)", "status": "\(status.code)", "reason": "\(reason)"])
         return outcome.response(status, headers: [.medBusMessageID: envelope.id])
     }
 }

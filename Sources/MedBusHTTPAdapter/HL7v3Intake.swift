@@ -21,33 +21,23 @@ final class HL7v3Intake: Sendable {
     /// `MCCI` sender device when the message named no receiver.
     static let ownDevice = "MedBus"
 
-    private let source: String
-    private let topic: String
-    private let reader: HTTPBodyReader
-    private let retryAfterSeconds: Int
-    private let ingest: DurableIngest
-    private let logger: Logger
+    private let settings: HTTPIntakeSettings
 
-    init(source: String, topic: String, reader: HTTPBodyReader, retryAfterSeconds: Int, ingest: DurableIngest, logger: Logger) {
-        self.source = source
-        self.topic = topic
-        self.reader = reader
-        self.retryAfterSeconds = retryAfterSeconds
-        self.ingest = ingest
-        self.logger = logger
+    init(_ settings: HTTPIntakeSettings) {
+        self.settings = settings
     }
 
     func handle(_ request: Request) async -> Response {
         let body: [UInt8]
         do {
             // XML declares its own encoding (GB18030 among them), so any charset parameter is accepted.
-            body = try await reader.read(request, accepting: Self.mediaTypes, allowOtherCharsets: true)
+            body = try await settings.reader.read(request, accepting: Self.mediaTypes, allowOtherCharsets: true)
         } catch let refusal as HTTPBodyReader.Refusal {
             let status: HTTPResponse.Status = refusal == .tooLarge ? .contentTooLarge : .unsupportedMediaType
-            let detail = refusal == .tooLarge ? "body larger than \(reader.maxBodyBytes) bytes" : "Content-Type must be application/xml, text/xml or application/soap+xml"
+            let detail = refusal == .tooLarge ? "body larger than \(settings.reader.maxBodyBytes) bytes" : "Content-Type must be application/xml, text/xml or application/soap+xml"
             return await reject([], header: nil, reason: refusal.reason, detail: detail, status: status)
         } catch {
-            logger.info("request body not read", metadata: ["error": "\(error)"])
+            settings.logger.info("request body not read", metadata: ["error": "\(error)"])
             return problem(.badRequest, detail: "request body could not be read")
         }
 
@@ -60,24 +50,24 @@ final class HL7v3Intake: Sendable {
         }
 
         let envelope = MessageEnvelope(
-            source: source,
+            source: settings.source,
             sourceMessageId: [header.senderDevice ?? "", messageId.root ?? "", messageId.extension ?? ""].joined(separator: "|"),
             messageType: interaction, contentType: Self.contentType,
             traceParent: request.headers[.traceParent]
         )
-        let outcome = await ingest.ingest(DurableIngest.Inbound(envelope: envelope, topic: topic, key: header.patientId ?? messageId.extension, payload: body))
+        let outcome = await settings.ingest.ingest(DurableIngest.Inbound(envelope: envelope, topic: settings.topic, key: header.patientId ?? messageId.extension, payload: body))
         switch outcome {
         case .accepted(let id, _):
             let ack = acknowledgement(.accept, header).xml
-            ingest.recordAcknowledgement(Data(ack), for: id)
+            settings.ingest.recordAcknowledgement(Data(ack), for: id)
             return xml(.ok, ack, header.soap, messageId: id)
         case .duplicate(let id, let ack):
             return xml(.ok, ack.map(Array.init) ?? acknowledgement(.accept, header).xml, header.soap, messageId: id)
         case .notPublished(_, let reason), .notStored(let reason):
-            logger.warning("HL7 v3 message not yet safe; AE so the sender retries", metadata: ["reason": "\(reason)"])
+            settings.logger.warning("HL7 v3 message not yet safe; AE so the sender retries", metadata: ["reason": "\(reason)"])
             let ack = acknowledgement(.error, header, detail: "message not yet stored durably; retransmit")
             var response = xml(.serviceUnavailable, ack.xml, header.soap, messageId: nil)
-            response.headers[.retryAfter] = "\(retryAfterSeconds)"
+            response.headers[.retryAfter] = "\(settings.retryAfterSeconds)"
             return response
         }
     }
@@ -91,9 +81,9 @@ final class HL7v3Intake: Sendable {
 
     /// Keeps the refused body and answers `AR` when the message id was read, else a problem body.
     private func reject(_ body: [UInt8], header: HL7v3Header?, reason: String, detail: String, status: HTTPResponse.Status) async -> Response {
-        let envelope = MessageEnvelope(source: source, messageType: header?.interaction ?? "hl7v3.unparseable", contentType: Self.contentType)
-        await ingest.recordRejection(envelope: envelope, payload: body, reason: reason)
-        logger.info("HL7 v3 request rejected", metadata: ["message": "\(envelope.id)", "status": "\(status.code)", "reason": "\(reason)"])
+        let envelope = MessageEnvelope(source: settings.source, messageType: header?.interaction ?? "hl7v3.unparseable", contentType: Self.contentType)
+        await settings.ingest.recordRejection(envelope: envelope, payload: body, reason: reason)
+        settings.logger.info("HL7 v3 request rejected", metadata: ["message": "\(envelope.id)", "status": "\(status.code)", "reason": "\(reason)"])
         guard let header, header.messageId != nil else { return problem(status, detail: detail) }
         return xml(status, acknowledgement(.reject, header, detail: detail).xml, header.soap, messageId: nil)
     }

@@ -34,8 +34,9 @@ public final class HTTPHISAdapter: Sendable {
         let reader = HTTPBodyReader(maxBodyBytes: try manifest.intOption("maxBodyBytes", default: 4 << 20))
         let retryAfter = try manifest.intOption("retryAfterSeconds", default: 5)
         let topic = try manifest.rawTopic
-        let fhir = FHIRIntake(source: manifest.source, topic: topic, reader: reader, retryAfterSeconds: retryAfter, ingest: ingest, logger: logger)
-        let v3 = HL7v3Intake(source: manifest.source, topic: topic, reader: reader, retryAfterSeconds: retryAfter, ingest: ingest, logger: logger)
+        let settings = HTTPIntakeSettings(source: manifest.source, topic: topic, reader: reader, retryAfterSeconds: retryAfter, ingest: ingest, logger: logger)
+        let fhir = FHIRIntake(settings)
+        let v3 = HL7v3Intake(settings)
 
         let router = Router()
         router.post("fhir") { request, _ in await fhir.handle(request, pathType: nil) }
@@ -80,4 +81,16 @@ public final class HTTPHISAdapter: Sendable {
 
     /// Starts a graceful shutdown; `run` returns once requests in flight are answered.
     public func shutdown() { shutdownTrigger.finish() }
+}
+
+/// What both intakes (FHIR and HL7 v3) need from the adapter's manifest and runtime.
+struct HTTPIntakeSettings: Sendable {
+    /// Source the messages are stored and published under, e.g. `his.H37010200001`.
+    var source: String
+    var topic: String
+    var reader: HTTPBodyReader
+    /// Sent with 503, so a sender knows when to retry a message that is not yet safe.
+    var retryAfterSeconds: Int
+    var ingest: DurableIngest
+    var logger: Logger
 }
