@@ -93,7 +93,6 @@ final class PollThread: @unchecked Sendable {
 
     init(name: String) { self.name = name }
 
-    var isRunning: Bool { lock.withLock { running } }
 
     func start(_ body: @escaping @Sendable () -> Void) {
         lock.withLock {
