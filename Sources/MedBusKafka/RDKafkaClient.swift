@@ -93,7 +93,6 @@ final class PollThread: @unchecked Sendable {
 
     init(name: String) { self.name = name }
 
-
     func start(_ body: @escaping @Sendable () -> Void) {
         lock.withLock {
             precondition(thread == nil, "poll thread started twice")
