@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
 import MedBusCore
+import MedBusKafka
 import MedBusStore
 
 /// `medbus messages list|show`: search the message store.
-struct MessagesCommand: ParsableCommand {
+struct MessagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "messages",
         abstract: "Search and inspect messages in the store.",
-        subcommands: [List.self, Show.self, Prune.self]
+        subcommands: [List.self, Show.self, Prune.self, Replay.self]
     )
 
     struct List: ParsableCommand {
@@ -74,6 +75,43 @@ struct MessagesCommand: ParsableCommand {
     }
 }
 
+extension MessagesCommand {
+    /// Re-drives stored messages through the current mappings: each is produced again to its raw
+    /// topic with its original envelope (same message id) and a `medbus-replay` header. The router
+    /// routes it like any raw record, so targets get it again: replay is for re-processing after
+    /// a mapping fix, and downstream consumers deduplicate by message id if they must.
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Produce stored messages of a raw topic again, to be routed with the current mappings.")
+        @OptionGroup var kafka: KafkaOptions
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Raw topic, e.g. raw.his.H37010200001.") var topic: String
+        @Option(help: "Received at or after (RFC 3339).") var from: String
+        @Option(help: "Received before (RFC 3339).") var to: String
+        @Option(help: "Most messages to replay.") var limit: Int = 100_000
+
+        func run() async throws {
+            let query = MessageQuery(status: .published, from: try timestamp(from, "--from"), to: try timestamp(to, "--to"), limit: limit)
+            let messageStore = try store.open()
+            let selected = try messageStore.search(query).filter { $0.topic == topic }.reversed()
+            let producer = try KafkaProducer(config: try kafka.config(store: store), logger: Log.quietKafka)
+            var replayed = 0
+            for summary in selected {
+                guard let message = try messageStore.message(id: summary.id) else { continue }
+                let envelope = MessageEnvelope(id: message.id, source: message.source, sourceMessageId: message.sourceMessageId,
+                                               messageType: message.type, contentType: message.contentType, receivedAt: message.receivedAt,
+                                               correlationId: message.correlationId)
+                let record = KafkaProducerMessage(topic: topic, partition: message.partition, key: nil, value: Array(message.payload),
+                                                  headers: envelope.headers + [KafkaHeader(key: "medbus-replay", string: "true")])
+                let report = try await producer.send(record)
+                if let error = report.error { throw CommandFailure("replay of \(message.id) failed: \(error.message)") }
+                replayed += 1
+            }
+            await producer.shutdown()
+            print("replayed \(replayed) messages from the store onto \(topic)")
+        }
+    }
+}
+
 /// An age such as `30d`, `12h` or `90m`.
 struct RetentionAge: ExpressibleByArgument {
     let seconds: TimeInterval
@@ -87,7 +125,7 @@ struct RetentionAge: ExpressibleByArgument {
 
 extension MessageStatus: ExpressibleByArgument {}
 
-private func timestamp(_ text: String, _ option: String) throws -> Date {
+func timestamp(_ text: String, _ option: String) throws -> Date {
     guard let date = MessageEnvelope.parseTimestamp(text) else { throw ValidationError("\(option) '\(text)' is not an RFC 3339 timestamp") }
     return date
 }
