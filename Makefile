@@ -20,7 +20,9 @@ run: build
 # input count keep CI repeatable (`scripts/fuzz-hl7.sh 600` explores with a random seed).
 test: deps
 	FUZZ_RUNS=100000 FUZZ_SEED=1 scripts/fuzz-hl7.sh
+	python3 Mappings/check.py
 	$(SWIFT) build --build-tests
+	.build/debug/medbus mapping test --all
 	$(SWIFT) test --skip-build
 
 # Reproduces BENCHMARKS.md.

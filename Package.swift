@@ -87,6 +87,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Mapping files: compiled once into plans that turn HL7 v2 / v3 XML / JSON into canonical JSON or HL7 v2.
+        .target(
+            name: "MedBusMapping",
+            dependencies: ["MedBusHL7", .product(name: "Yams", package: "Yams")]
+        ),
         // The mapping registry: immutable mapping versions and the audit log in SQLite, distribution over medbus.mappings.
         .target(
             name: "MedBusRegistry",
@@ -97,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "medbus",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusRegistry", "CRawProducer",
+                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "CRawProducer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -126,6 +131,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
+        .testTarget(name: "MedBusMappingTests", dependencies: ["MedBusMapping", "MedBusHL7"]),
         .testTarget(name: "MedBusRegistryTests", dependencies: ["MedBusRegistry", "MedBusKafka"]),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore", "MedBusTestSupport"]),
     ],

@@ -20,10 +20,11 @@ if ! command -v swift >/dev/null 2>&1; then
   echo "install-deps: 'swift' is not on PATH; install Swift 6 first (https://www.swift.org/install/)" >&2
   exit 1
 fi
-# From PyPI: `hl7` (its MLLP client is an independent sender for the adapter tests) and
+# From PyPI: `hl7` (its MLLP client is an independent sender for the adapter tests),
 # `hl7apy` (an independent HL7 parser the parser tests compare against).
-if ! python3 -c "import hl7.client, hl7apy" 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore hl7==0.4.5 hl7apy >&2
+# `jsonschema` and `PyYAML` run Mappings/check.py, the static check of the mapping files.
+if ! python3 -c "import hl7.client, hl7apy, jsonschema, yaml" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore hl7==0.4.5 hl7apy "jsonschema>=4" pyyaml >&2
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

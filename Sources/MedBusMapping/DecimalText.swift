@@ -1,0 +1,104 @@
+/// Decimal numbers as text. Money and quantities are parsed, checked and normalised digit by digit so
+/// that no amount is ever rounded by binary floating point.
+enum DecimalText {
+    struct Parts {
+        var negative: Bool
+        /// Without leading zeros ("0" when zero).
+        var integer: Substring
+        /// As written, possibly empty.
+        var fraction: Substring
+        /// Exponent text including its sign, or nil.
+        var exponent: Substring?
+    }
+
+    /// `[+-]digits[.digits][e[+-]digits]` or `[+-].digits`; nil for anything else.
+    static func parse(_ text: String) -> Parts? {
+        var s = Substring(text)
+        var negative = false
+        if let first = s.first, first == "-" || first == "+" {
+            negative = first == "-"
+            s = s.dropFirst()
+        }
+        var exponent: Substring?
+        if let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            let exp = s[s.index(after: e)...]
+            let digits = exp.first == "+" || exp.first == "-" ? exp.dropFirst() : exp
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit) else { return nil }
+            exponent = exp
+            s = s[..<e]
+        }
+        let integer: Substring
+        var fraction: Substring = ""
+        if let dot = s.firstIndex(of: ".") {
+            integer = s[..<dot]
+            fraction = s[s.index(after: dot)...]
+        } else {
+            integer = s
+        }
+        guard !(integer.isEmpty && fraction.isEmpty), integer.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit) else {
+            return nil
+        }
+        var trimmed = integer.drop(while: { $0 == "0" })
+        if trimmed.isEmpty { trimmed = "0" }
+        return Parts(negative: negative, integer: trimmed, fraction: fraction, exponent: exponent)
+    }
+
+    /// A JSON number with the same value: leading zeros and `+` dropped, trailing fraction zeros dropped,
+    /// `-0` written `0`. Nil when `text` is not a decimal.
+    static func normalized(_ text: String) -> String? {
+        guard let parts = parse(text) else { return nil }
+        let fraction = parts.fraction.reversed().drop(while: { $0 == "0" }).reversed()
+        var result = String(parts.integer)
+        if !fraction.isEmpty { result += "." + String(fraction) }
+        if let exponent = parts.exponent { result += "e" + exponent }
+        if parts.negative && !(result.allSatisfy { $0 == "0" || $0 == "." }) { result = "-" + result }
+        return result
+    }
+
+    /// Exactly two fraction digits. Digits beyond the second must be zeros: nothing is rounded.
+    static func money(_ text: String) -> String? {
+        guard let parts = parse(text), parts.exponent == nil else { return nil }
+        var fraction = String(parts.fraction)
+        if fraction.count > 2 {
+            guard fraction.dropFirst(2).allSatisfy({ $0 == "0" }) else { return nil }
+            fraction = String(fraction.prefix(2))
+        }
+        while fraction.count < 2 { fraction += "0" }
+        let isZero = parts.integer == "0" && fraction == "00"
+        return (parts.negative && !isZero ? "-" : "") + parts.integer + "." + fraction
+    }
+
+    /// A whole number (a fraction of zeros is accepted: `12.00` is 12).
+    static func integer(_ text: String) -> String? {
+        guard let parts = parse(text), parts.exponent == nil, parts.fraction.allSatisfy({ $0 == "0" }) else { return nil }
+        let isZero = parts.integer == "0"
+        return (parts.negative && !isZero ? "-" : "") + parts.integer
+    }
+
+    /// Compares two decimal texts by value (no exponents); nil when either is not a plain decimal.
+    static func compare(_ a: String, _ b: String) -> Int? {
+        guard let x = parse(a), let y = parse(b), x.exponent == nil, y.exponent == nil else { return nil }
+        let xZero = x.integer == "0" && x.fraction.allSatisfy { $0 == "0" }
+        let yZero = y.integer == "0" && y.fraction.allSatisfy { $0 == "0" }
+        let xSign = xZero ? 0 : (x.negative ? -1 : 1)
+        let ySign = yZero ? 0 : (y.negative ? -1 : 1)
+        if xSign != ySign { return xSign < ySign ? -1 : 1 }
+        if xSign == 0 { return 0 }
+        var magnitude: Int
+        if x.integer.count != y.integer.count {
+            magnitude = x.integer.count < y.integer.count ? -1 : 1
+        } else if x.integer != y.integer {
+            magnitude = x.integer < y.integer ? -1 : 1
+        } else {
+            let length = max(x.fraction.count, y.fraction.count)
+            let xf = x.fraction + String(repeating: "0", count: length - x.fraction.count)
+            let yf = y.fraction + String(repeating: "0", count: length - y.fraction.count)
+            magnitude = xf == yf ? 0 : (xf < yf ? -1 : 1)
+        }
+        return xSign * magnitude
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { asciiValue.map { $0 >= 0x30 && $0 <= 0x39 } ?? false }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import MedBusHL7
+
+/// A compiled mapping: compile once (at publish or load time), apply to any number of records from any
+/// number of threads. Applying never re-parses a path, a table or a schema.
+public final class Mapping: Sendable {
+    public let name: String
+    public let version: Int?
+    let source: SourceSpec
+    let filter: Condition?
+    let targets: [Target]
+    let evaluator: Evaluator
+
+    init(name: String, version: Int?, source: SourceSpec, filter: Condition?, targets: [Target], timeZone: TimeZone) {
+        self.name = name
+        self.version = version
+        self.source = source
+        self.filter = filter
+        self.targets = targets
+        self.evaluator = Evaluator(time: TimeConversion(timeZone: timeZone))
+    }
+
+    /// Compiles a bundle; every problem is reported at once, each at its file:line:column.
+    public static func compile(_ bundle: MappingBundle, version: Int? = nil) throws(MappingDiagnostics) -> Mapping {
+        try MappingCompiler.compile(bundle, version: version)
+    }
+
+    public var targetTopics: [String] { targets.map(\.topic) }
+
+    /// Whether this mapping is for a record of this format, type, sender and version.
+    func matches(format: SourcePath.Format, messageType: String?, sender: String, version: String?) -> Bool {
+        guard format == source.format else { return false }
+        if !source.messageTypes.isEmpty {
+            guard let messageType, source.messageTypes.contains(where: { $0.matches(messageType) }) else { return false }
+        }
+        guard source.senders.contains(where: { $0.matches(sender) }) else { return false }
+        if !source.versions.isEmpty {
+            guard let version, source.versions.contains(where: { version.hasPrefix($0) }) else { return false }
+        }
+        return true
+    }
+
+    enum Applied {
+        case records([MappedRecord])
+        case filtered
+    }
+
+    /// Applies the mapping to a parsed document. Failures carry this mapping's name and version.
+    func apply(_ document: SourceDocument, headers: [String: String]) throws(MappingFailure) -> Applied {
+        do {
+            let context = SourceContext(document: document, headers: headers)
+            if let filter, !evaluator.holds(filter, context) { return .filtered }
+            var records: [MappedRecord] = []
+            for target in targets {
+                let contexts = target.each.map { evaluator.iterate($0, context) } ?? [context]
+                for (index, occurrence) in contexts.enumerated() {
+                    if let when = target.when, !evaluator.holds(when, occurrence) { continue }
+                    records.append(try record(target, occurrence, index: index))
+                }
+            }
+            return .records(records)
+        } catch {
+            var failure = error
+            failure.mapping = name
+            failure.version = version
+            throw failure
+        }
+    }
+
+    private func record(_ target: Target, _ context: SourceContext, index: Int) throws(MappingFailure) -> MappedRecord {
+        let key = try target.key.flatMap { rule throws(MappingFailure) in try evaluator.value(rule, context) }?.scalarText
+        let value: [UInt8]
+        let contentType: String
+        switch target.format {
+        case .json:
+            var members: [(String, JSONValue)] = []
+            members.reserveCapacity(target.body.count)
+            for field in target.body {
+                if let fieldValue = try evaluator.value(field.rule, context) { members.append((field.name, fieldValue)) }
+            }
+            let object = JSONValue.object(members)
+            if let schema = target.schema, let violation = schema.validate(object) {
+                throw MappingFailure(
+                    reason: .schema, rule: "\(target.name):\(violation.pointer)",
+                    message: "output violates schema at \(violation.pointer): \(violation.message)")
+            }
+            value = JSONWriter.compact(object)
+            contentType = MappedRecord.jsonContentType
+        case .hl7v2:
+            guard let spec = target.hl7 else { throw MappingFailure(reason: .type, rule: target.name, message: "hl7v2 target without message") }
+            let writer = HL7TargetWriter(evaluator: evaluator, spec: spec, mapping: name, target: target.name)
+            value = try writer.write(context, index: index)
+            contentType = MappedRecord.hl7v2ContentType
+        }
+        return MappedRecord(mapping: name, version: version, target: target.name, topic: target.topic, key: key, value: value, contentType: contentType)
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+/// HL7 and ISO dates and times → the canonical `YYYY-MM-DD` and RFC 3339 with an offset.
+///
+/// Parsing is by hand (no DateFormatter: they are slow and locale-sensitive). A time without an offset
+/// takes the offset the mapping's time zone had at that local time, so a zone with daylight saving
+/// history gives the right offset for each date.
+struct TimeConversion: Sendable {
+    let timeZone: TimeZone
+    /// The zone's offset when it never changed since 1992 (e.g. Asia/Shanghai): no lookup per value.
+    private let fixedOffsetSeconds: Int?
+
+    init(timeZone: TimeZone) {
+        self.timeZone = timeZone
+        let probes = [694_224_000.0, 1_000_000_000, 1_200_000_000, 1_500_000_000, 1_700_000_000, 1_750_000_000, 1_800_000_000]
+        let offsets = Set(probes.map { timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: $0)) })
+        var summer = Set<Int>()
+        for month in stride(from: 0.0, to: 12, by: 1) {
+            summer.insert(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: 1_700_000_000 + month * 2_629_800)))
+        }
+        fixedOffsetSeconds = offsets.count == 1 && summer == offsets ? offsets.first : nil
+    }
+
+    struct Fields {
+        var year: Int, month: Int, day: Int
+        var hour = 0, minute = 0, second = 0
+        var fraction = ""
+        /// Minutes east of UTC; nil when not given.
+        var offsetMinutes: Int?
+    }
+
+    /// `YYYYMMDD…` (HL7) or `YYYY-MM-DD…` (ISO); a date needs at least year, month and day.
+    func date(_ text: String) -> String? {
+        guard let fields = parse(text) else { return nil }
+        return pad(fields.year, 4) + "-" + pad(fields.month, 2) + "-" + pad(fields.day, 2)
+    }
+
+    func dateTime(_ text: String) -> String? {
+        guard let fields = parse(text) else { return nil }
+        return rfc3339(fields)
+    }
+
+    /// RFC 3339 → HL7 DTM with offset (`20250115103000+0800`), for MSH-7.
+    func hl7DateTime(_ text: String) -> String? {
+        guard let f = parse(text) else { return nil }
+        let offset = f.offsetMinutes ?? offsetMinutes(f)
+        return pad(f.year, 4) + pad(f.month, 2) + pad(f.day, 2) + pad(f.hour, 2) + pad(f.minute, 2) + pad(f.second, 2)
+            + (offset < 0 ? "-" : "+") + pad(abs(offset) / 60, 2) + pad(abs(offset) % 60, 2)
+    }
+
+    func rfc3339(_ f: Fields) -> String {
+        let offset = f.offsetMinutes ?? offsetMinutes(f)
+        var text = pad(f.year, 4) + "-" + pad(f.month, 2) + "-" + pad(f.day, 2) + "T" + pad(f.hour, 2) + ":" + pad(f.minute, 2) + ":"
+            + pad(f.second, 2)
+        if !f.fraction.isEmpty { text += "." + f.fraction }
+        text += (offset < 0 ? "-" : "+") + pad(abs(offset) / 60, 2) + ":" + pad(abs(offset) % 60, 2)
+        return text
+    }
+
+    private func offsetMinutes(_ f: Fields) -> Int {
+        if let fixedOffsetSeconds { return fixedOffsetSeconds / 60 }
+        let local = Self.daysFromCivil(f.year, f.month, f.day) * 86_400 + f.hour * 3600 + f.minute * 60 + f.second
+        // Two rounds find the offset in force at that wall-clock time (DST edges resolve to one side).
+        var offset = timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local)))
+        offset = timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local - offset)))
+        return offset / 60
+    }
+
+    func parse(_ text: String) -> Fields? {
+        let b = Array(text.utf8)
+        var i = 0
+        func digits(_ n: Int) -> Int? {
+            guard i + n <= b.count else { return nil }
+            var v = 0
+            for k in i..<(i + n) {
+                guard b[k] >= 0x30 && b[k] <= 0x39 else { return nil }
+                v = v * 10 + Int(b[k] - 0x30)
+            }
+            i += n
+            return v
+        }
+        func peek(_ c: Character) -> Bool { i < b.count && b[i] == c.asciiValue! }
+        let iso = b.count >= 5 && b[4] == UInt8(ascii: "-")
+        guard let year = digits(4) else { return nil }
+        if iso { i += 1 }
+        guard let month = digits(2) else { return nil }
+        if iso { guard peek("-") else { return nil }; i += 1 }
+        guard let day = digits(2) else { return nil }
+        var f = Fields(year: year, month: month, day: day)
+        if iso {
+            if peek("T") || peek("t") || peek(" ") {
+                i += 1
+                guard let h = digits(2), peek(":") else { return nil }
+                i += 1
+                guard let m = digits(2) else { return nil }
+                f.hour = h
+                f.minute = m
+                if peek(":") {
+                    i += 1
+                    guard let s = digits(2) else { return nil }
+                    f.second = s
+                }
+            }
+        } else {
+            if let h = digits(2) {
+                f.hour = h
+                if let m = digits(2) {
+                    f.minute = m
+                    if let s = digits(2) { f.second = s }
+                }
+            }
+        }
+        if peek(".") && (f.hour > 0 || f.minute > 0 || f.second > 0 || i >= 12) {
+            i += 1
+            let start = i
+            while i < b.count, b[i] >= 0x30 && b[i] <= 0x39 { i += 1 }
+            guard i > start else { return nil }
+            f.fraction = String(decoding: b[start..<i], as: UTF8.self)
+        }
+        if peek("Z") || peek("z") {
+            i += 1
+            f.offsetMinutes = 0
+        } else if peek("+") || peek("-") {
+            let negative = peek("-")
+            i += 1
+            guard let hh = digits(2) else { return nil }
+            if iso || peek(":") { if peek(":") { i += 1 } }
+            guard let mm = digits(2), hh <= 23, mm <= 59 else { return nil }
+            f.offsetMinutes = (negative ? -1 : 1) * (hh * 60 + mm)
+        }
+        guard i == b.count else { return nil }
+        guard (1...12).contains(f.month), f.day >= 1, f.day <= Self.daysIn(f.year, f.month), f.hour <= 23, f.minute <= 59, f.second <= 60 else {
+            return nil
+        }
+        return f
+    }
+
+    static func daysIn(_ year: Int, _ month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 (Howard Hinnant's algorithm).
+    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    private func pad(_ value: Int, _ width: Int) -> String {
+        let s = String(value)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}
