@@ -97,12 +97,22 @@ let package = Package(
             name: "MedBusRegistry",
             dependencies: ["MedBusKafka", "CRdKafka", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
         ),
+        // Outbound destinations: deliver a topic to an MLLP receiver or an HTTP endpoint, in per-key order, with retries.
+        .target(
+            name: "MedBusOutbound",
+            dependencies: [
+                "MedBusKafka", "MedBusCore", "MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
         .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
         .executableTarget(
             name: "medbus",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "CRawProducer",
+                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusOutbound", "CRawProducer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -133,6 +143,7 @@ let package = Package(
         ),
         .testTarget(name: "MedBusMappingTests", dependencies: ["MedBusMapping", "MedBusHL7"]),
         .testTarget(name: "MedBusRegistryTests", dependencies: ["MedBusRegistry", "MedBusKafka"]),
+        .testTarget(name: "MedBusOutboundTests", dependencies: ["MedBusOutbound", "MedBusKafka", "MedBusHL7", "MedBusAdapterSDK", "MedBusTestSupport"]),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore", "MedBusTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

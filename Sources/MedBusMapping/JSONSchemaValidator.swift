@@ -16,6 +16,8 @@ struct JSONSchemaValidator: Sendable {
 
     final class Node: Sendable {
         let types: [String]?
+        /// `types` as bits of `JSONKind` (compared per value without string comparisons).
+        let typeMask: UInt8?
         let properties: [(String, Int)]
         let required: [String]
         let additionalProperties: Bool
@@ -38,6 +40,7 @@ struct JSONSchemaValidator: Sendable {
             minItems: Int?, minimum: String?, maximum: String?, format: String?, reference: Int?
         ) {
             self.types = types
+            self.typeMask = types.map { $0.reduce(0) { $0 | JSONKind.bits(for: $1) } }
             self.properties = properties
             self.required = required
             self.additionalProperties = additionalProperties
@@ -97,7 +100,7 @@ struct JSONSchemaValidator: Sendable {
     /// built for a violation, on the way out: a valid record (the usual case) builds none.
     private func validate(_ value: JSONValue, node index: Int) -> Violation? {
         let node = resolve(index)
-        if let types = node.types, !types.contains(where: { Self.hasType(value, $0) }) {
+        if let mask = node.typeMask, !JSONKind.matches(value, mask), let types = node.types {
             return Violation(pointer: "", message: "expected type \(types.joined(separator: " or "))")
         }
         if let constValue = node.constValue, !constValue.semanticallyEquals(value) {
@@ -127,7 +130,7 @@ struct JSONSchemaValidator: Sendable {
                 }
             }
         case .object(let members):
-            for name in node.required where value[name] == nil {
+            for name in node.required where !members.contains(where: { $0.0 == name }) {
                 return Violation(pointer: "/" + Self.escape(name), message: "required property is missing")
             }
             for (name, member) in members {
@@ -171,11 +174,33 @@ struct JSONSchemaValidator: Sendable {
         name.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 
-    private static func hasType(_ value: JSONValue, _ type: String) -> Bool {
-        switch (type, value) {
-        case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object), ("number", .number): return true
-        case ("integer", .number(let text)): return DecimalText.integer(text) != nil
-        default: return false
+    /// JSON Schema's type names as bits; `integer` is a number whose text is a whole number.
+    enum JSONKind {
+        static let null: UInt8 = 1, boolean: UInt8 = 2, string: UInt8 = 4, array: UInt8 = 8, object: UInt8 = 16, number: UInt8 = 32
+        static let integer: UInt8 = 64
+
+        static func bits(for type: String) -> UInt8 {
+            switch type {
+            case "null": null
+            case "boolean": boolean
+            case "string": string
+            case "array": array
+            case "object": object
+            case "number": number
+            case "integer": integer
+            default: 0
+            }
+        }
+
+        static func matches(_ value: JSONValue, _ mask: UInt8) -> Bool {
+            switch value {
+            case .null: mask & null != 0
+            case .bool: mask & boolean != 0
+            case .string: mask & string != 0
+            case .array: mask & array != 0
+            case .object: mask & object != 0
+            case .number(let text): mask & number != 0 || (mask & integer != 0 && DecimalText.integer(text) != nil)
+            }
         }
     }
 

@@ -32,7 +32,12 @@ struct TimeConversion: Sendable {
     /// `YYYYMMDD…` (HL7) or `YYYY-MM-DD…` (ISO); a date needs at least year, month and day.
     func date(_ text: String) -> String? {
         guard let fields = parse(text) else { return nil }
-        return pad(fields.year, 4) + "-" + pad(fields.month, 2) + "-" + pad(fields.day, 2)
+        var out: [UInt8] = []
+        out.reserveCapacity(10)
+        Self.append(fields.year, 4, to: &out, then: "-")
+        Self.append(fields.month, 2, to: &out, then: "-")
+        Self.append(fields.day, 2, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     func dateTime(_ text: String) -> String? {
@@ -50,11 +55,43 @@ struct TimeConversion: Sendable {
 
     func rfc3339(_ f: Fields) -> String {
         let offset = f.offsetMinutes ?? offsetMinutes(f)
-        var text = pad(f.year, 4) + "-" + pad(f.month, 2) + "-" + pad(f.day, 2) + "T" + pad(f.hour, 2) + ":" + pad(f.minute, 2) + ":"
-            + pad(f.second, 2)
-        if !f.fraction.isEmpty { text += "." + f.fraction }
-        text += (offset < 0 ? "-" : "+") + pad(abs(offset) / 60, 2) + ":" + pad(abs(offset) % 60, 2)
-        return text
+        // Written into one byte buffer: joining a dozen small Strings cost more than the parse.
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        Self.append(f.year, 4, to: &out, then: "-")
+        Self.append(f.month, 2, to: &out, then: "-")
+        Self.append(f.day, 2, to: &out, then: "T")
+        Self.append(f.hour, 2, to: &out, then: ":")
+        Self.append(f.minute, 2, to: &out, then: ":")
+        Self.append(f.second, 2, to: &out)
+        if !f.fraction.isEmpty {
+            out.append(UInt8(ascii: "."))
+            out.append(contentsOf: f.fraction.utf8)
+        }
+        out.append(offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+        Self.append(abs(offset) / 60, 2, to: &out, then: ":")
+        Self.append(abs(offset) % 60, 2, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `pad(value, width)`'s text, then `separator`.
+    private static func append(_ value: Int, _ width: Int, to out: inout [UInt8], then separator: Unicode.Scalar? = nil) {
+        if value >= 0 {
+            var divisor = 1
+            var count = 1
+            while value / divisor >= 10 {
+                divisor *= 10
+                count += 1
+            }
+            for _ in count..<max(width, count) { out.append(UInt8(ascii: "0")) }
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        } else {
+            out.append(contentsOf: String(value).utf8)  // as `pad`: no zeros for a negative value (never parsed)
+        }
+        if let separator { out.append(UInt8(separator.value)) }
     }
 
     private func offsetMinutes(_ f: Fields) -> Int {
@@ -67,7 +104,11 @@ struct TimeConversion: Sendable {
     }
 
     func parse(_ text: String) -> Fields? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { Self.parse(bytes: $0) }
+    }
+
+    private static func parse(bytes b: UnsafeBufferPointer<UInt8>) -> Fields? {
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }
@@ -115,7 +156,7 @@ struct TimeConversion: Sendable {
             let start = i
             while i < b.count, b[i] >= 0x30 && b[i] <= 0x39 { i += 1 }
             guard i > start else { return nil }
-            f.fraction = String(decoding: b[start..<i], as: UTF8.self)
+            f.fraction = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
         }
         if peek("Z") || peek("z") {
             i += 1

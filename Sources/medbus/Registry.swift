@@ -1,5 +1,6 @@
 import Foundation
 import MedBusKafka
+import MedBusMapping
 import MedBusRegistry
 
 // What the commands that change or consult the registry share: who is acting, where the
@@ -35,4 +36,26 @@ func timestamp(_ date: Date) -> String {
 
 func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Publishes every mapping file under `directory` (test folders excepted) whose name the
+/// registry does not know yet, so a fresh `medbus serve` routes with the shipped mappings. A
+/// name already published is left alone: from then on operators change it with
+/// `medbus mapping publish`, and a file edited on disk is never picked up behind their back.
+func seedMappings(from directory: String, registry: MappingRegistry, config: KafkaConfig) async throws -> [String] {
+    guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+    let files = walker.compactMap { $0 as? String }
+        .filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.split(separator: "/").contains("tests") }
+        .sorted()
+    var seeded: [String] = []
+    for file in files {
+        let path = (directory as NSString).appendingPathComponent(file)
+        let bundle = try loadBundle(path)
+        guard try registry.active(name: bundle.name) == nil else { continue }
+        do { _ = try Mapping.compile(bundle) } catch { throw CommandFailure("\(error)") }
+        _ = try registry.publish(name: bundle.name, content: try encodeBundle(bundle), author: "medbus serve", note: "seeded from \(path)")
+        seeded.append(bundle.name)
+    }
+    if !seeded.isEmpty { try await announcePending(registry, config) }
+    return seeded
 }

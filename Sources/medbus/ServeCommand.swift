@@ -85,18 +85,36 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs the adapters until SIGINT/SIGTERM, then shuts them down gracefully (each finishes the
-/// messages in flight). An adapter that fails, such as a port already in use, ends the command
-/// at once with its error.
-func runUntilTerminated(_ host: AdapterHost, logger: Logger) async throws {
+/// Runs the adapters and the background services (router, destinations) until SIGINT/SIGTERM.
+/// On a signal the adapters shut down gracefully (each finishes the messages in flight) and the
+/// background services are cancelled (the router aborts its open transaction; what it had not
+/// committed is routed again on the next start). Any of them failing, such as a port already in
+/// use, ends the command at once with its error.
+func runUntilTerminated(_ host: AdapterHost?, background: [@Sendable () async throws -> Void] = [], logger: Logger) async throws {
+    let services = Task {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in background { group.addTask { try await service() } }
+            try await group.waitForAll()
+        }
+    }
     try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await host.run() }
+        if let host { group.addTask { try await host.run() } }
+        group.addTask {
+            do { try await services.value } catch is CancellationError {}
+        }
         group.addTask {
             guard let signal = await Signals.waitForTermination() else { return }
             logger.info("shutting down", metadata: ["signal": "\(signal)"])
-            host.shutdown()
+            host?.shutdown()
+            services.cancel()
         }
-        try await group.waitForAll()
+        do {
+            try await group.waitForAll()
+        } catch {
+            host?.shutdown()
+            services.cancel()
+            throw error
+        }
     }
 }
 
