@@ -229,7 +229,7 @@ def path_ok(fmt: str, path, selector: bool = False) -> bool:
 
 # -------------------------------------------------------------------------------------- mappings
 
-RULE_SOURCES = ("path", "paths", "const", "format", "header", "object", "each")
+RULE_SOURCES = ("path", "paths", "const", "format", "header", "index", "object", "each")
 
 
 class MappingInfo:
@@ -258,10 +258,13 @@ def check_condition(info: MappingInfo, fmt: str, cond, where: str) -> None:
             fail(info.path, f"{where}: regular expression does not compile ({error})")
 
 
-def check_rule(info: MappingInfo, fmt: str, rule, where: str, field_schema: dict | None, defs: dict) -> None:
-    """Checks a value rule; field_schema is the canonical schema of the value it produces (json targets)."""
+def check_rule(info: MappingInfo, fmt: str, rule, where: str, field_schema: dict | None, defs: dict, in_each: bool = False) -> None:
+    """Checks a value rule; field_schema is the canonical schema of the value it produces (json targets);
+    in_each: an enclosing each (a rule's, the target's, an hl7v2 segment's) gives `index` a position."""
     if not isinstance(rule, dict):
         return
+    if "index" in rule and not in_each:
+        fail(info.path, f"{where}: index is the position in an enclosing each: use it inside each")
     if field_schema and "$ref" in field_schema:
         field_schema = defs.get(field_schema["$ref"].split("/")[-1], {})
     if "path" in rule and not path_ok(fmt, rule["path"]):
@@ -308,12 +311,12 @@ def check_rule(info: MappingInfo, fmt: str, rule, where: str, field_schema: dict
         for name, sub in rule["object"].items():
             if field_schema is not None and props is not None and name not in props:
                 fail(info.path, f"{where}.{name}: field not allowed by the target schema")
-            check_rule(info, fmt, sub, f"{where}.{name}", (props or {}).get(name) if field_schema is not None else None, defs)
+            check_rule(info, fmt, sub, f"{where}.{name}", (props or {}).get(name) if field_schema is not None else None, defs, in_each)
     if "each" in rule:
         if not path_ok(fmt, rule["each"], selector=True):
             fail(info.path, f"{where}: selector {rule['each']!r} does not parse for {fmt}")
         item_schema = (field_schema or {}).get("items") if field_schema is not None else None
-        check_rule(info, fmt, rule.get("item"), f"{where}[]", item_schema if field_schema is not None else None, defs)
+        check_rule(info, fmt, rule.get("item"), f"{where}[]", item_schema if field_schema is not None else None, defs, True)
 
 
 def fmt_target_is_json(field_schema) -> bool:
@@ -334,6 +337,8 @@ def produced_type(rule: dict) -> str | None:
         return "boolean"
     if kind in ("date", "datetime", "string"):
         return "string"
+    if "index" in rule:
+        return "integer"
     if "const" in rule:
         value = rule["const"]
         return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(value))
@@ -382,7 +387,8 @@ def check_mapping(path: Path, schemas: dict, mapping_validator: Draft202012Valid
             fail(path, f"{tname}: selector {target['each']!r} does not parse for {fmt}")
         if "when" in target:
             check_condition(info, fmt, target["when"], f"{tname}.when")
-        check_rule(info, fmt, target.get("key"), f"{tname}.key", None, {})
+        target_each = "each" in target
+        check_rule(info, fmt, target.get("key"), f"{tname}.key", None, {}, target_each)
         body = target.get("body") or {}
         if target.get("format", "json") == "json":
             schema_path = (path.parent / str(target.get("schema", ""))).resolve()
@@ -396,7 +402,7 @@ def check_mapping(path: Path, schemas: dict, mapping_validator: Draft202012Valid
             for field, rule in body.items():
                 if field not in props:
                     fail(path, f"{tname}.{field}: field not allowed by {schema_path.name}")
-                check_rule(info, fmt, rule, f"{tname}.{field}", props.get(field, {}), defs)
+                check_rule(info, fmt, rule, f"{tname}.{field}", props.get(field, {}), defs, target_each)
             for field in schema.get("required", []):
                 if field not in body:
                     fail(path, f"{tname}: schema field {field!r} is required but the body never writes it")
@@ -404,7 +410,7 @@ def check_mapping(path: Path, schemas: dict, mapping_validator: Draft202012Valid
             message = target.get("message") or {}
             for key in ("sendingFacility", "receivingFacility", "sendingApplication", "receivingApplication"):
                 if isinstance(message.get(key), dict):
-                    check_rule(info, fmt, message[key], f"{tname}.message.{key}", None, {})
+                    check_rule(info, fmt, message[key], f"{tname}.message.{key}", None, {}, target_each)
             for out_path, rule in body.items():
                 if isinstance(rule, dict) and "segment" in rule:
                     if not path_ok(fmt, rule.get("each"), selector=True):
@@ -412,9 +418,9 @@ def check_mapping(path: Path, schemas: dict, mapping_validator: Draft202012Valid
                     for seg_path, seg_rule in (rule.get("segment") or {}).items():
                         if not seg_path.startswith(out_path + "-"):
                             fail(path, f"{tname}.{out_path}: {seg_path} is not a field of {out_path}")
-                        check_rule(info, fmt, seg_rule, f"{tname}.{seg_path}", None, {})
+                        check_rule(info, fmt, seg_rule, f"{tname}.{seg_path}", None, {}, True)
                 else:
-                    check_rule(info, fmt, rule, f"{tname}.{out_path}", None, {})
+                    check_rule(info, fmt, rule, f"{tname}.{out_path}", None, {}, target_each)
     return info
 
 

@@ -8,8 +8,6 @@ struct CodeTable: Sendable {
     let policy: Policy
     let defaultValue: String?
 
-    enum Lookup { case found(String), missing }
-
     /// The target for a code, or what the policy says when there is none (nil: `missing-code`).
     func translate(_ code: String) -> String? {
         if let target = entries[code] { return target }
@@ -19,6 +17,9 @@ struct CodeTable: Sendable {
         case .passThrough: return code
         }
     }
+
+    /// The entries keyed by UTF-8 bytes, for plans that look codes up without making a String.
+    var byBytes: ByteCodeTable { ByteCodeTable(entries) }
 
     struct ParseError: Error {
         var line: Int
@@ -125,5 +126,66 @@ enum CSV {
             rows.append(Row(line: rowLine, fields: fields))
         }
         return rows
+    }
+}
+
+/// A code table's entries keyed by their UTF-8 bytes: open addressing over FNV-1a hashes, so a code read
+/// from a message is looked up straight from the message's bytes.
+///
+/// Byte equality is String equality only for ASCII (Swift compares Strings by canonical equivalence:
+/// U+212A KELVIN SIGN equals "K"), so `lookup` answers only for ASCII codes against a table whose codes are
+/// all ASCII; otherwise the caller uses `CodeTable.translate`.
+struct ByteCodeTable: Sendable {
+    /// Entries in code order, so a plan can attach facts to each target by entry number.
+    let codes: [[UInt8]]
+    let targets: [String]
+    let targetBytes: [[UInt8]]
+    /// Entry number + 1 per slot; 0 is an empty slot. Power-of-two size, at most half full.
+    private let slots: [Int32]
+    let asciiCodes: Bool
+
+    init(_ entries: [String: String]) {
+        let sorted = entries.sorted { $0.key < $1.key }
+        codes = sorted.map { Array($0.key.utf8) }
+        targets = sorted.map(\.value)
+        targetBytes = sorted.map { Array($0.value.utf8) }
+        asciiCodes = codes.allSatisfy { $0.allSatisfy { $0 < 0x80 } }
+        var size = 8
+        while size < codes.count * 2 { size *= 2 }
+        var slots = [Int32](repeating: 0, count: size)
+        for (entry, code) in codes.enumerated() {
+            var slot = code.withUnsafeBufferPointer { Self.hash($0) } & (size - 1)
+            while slots[slot] != 0 { slot = (slot + 1) & (size - 1) }
+            slots[slot] = Int32(entry + 1)
+        }
+        self.slots = slots
+    }
+
+    enum Lookup {
+        case entry(Int)
+        case missing
+        /// Not decidable on bytes (non-ASCII code or table): use `CodeTable.translate`.
+        case undecided
+    }
+
+    func lookup(_ code: UnsafeBufferPointer<UInt8>) -> Lookup {
+        guard asciiCodes, !code.contains(where: { $0 >= 0x80 }) else { return .undecided }
+        let mask = slots.count - 1
+        var slot = Self.hash(code) & mask
+        while slots[slot] != 0 {
+            let entry = Int(slots[slot]) - 1
+            if codes[entry].elementsEqual(code) { return .entry(entry) }
+            slot = (slot + 1) & mask
+        }
+        return .missing
+    }
+
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
     }
 }

@@ -8,8 +8,14 @@ struct Evaluator: Sendable {
     func value(_ rule: ValueRule, _ context: SourceContext) throws(MappingFailure) -> JSONValue? {
         var result: JSONValue?
         if rule.when == nil || holds(rule.when!, context) {
-            result = try sourceValue(rule, context)
+            result = try adjust(try sourceValue(rule, context), rule)
         }
+        return try settle(result, rule)
+    }
+
+    /// The modifiers that transform a source value: text adjustments, code lookup, type.
+    func adjust(_ source: JSONValue?, _ rule: ValueRule) throws(MappingFailure) -> JSONValue? {
+        var result = source
         if case .string(var text)? = result {
             if rule.trim { text = text.trimmingSpaces }
             switch rule.textCase {
@@ -23,22 +29,33 @@ struct Evaluator: Sendable {
             guard let code = current.scalarText else {
                 throw MappingFailure(reason: .type, rule: rule.name, message: "code table '\(table.name)' needs a scalar value")
             }
-            guard let translated = table.translate(code) else {
-                throw MappingFailure(reason: .missingCode, rule: rule.name, message: "code '\(code)' is not in code table '\(table.name)'")
-            }
+            guard let translated = table.translate(code) else { throw Self.missingCode(code, table, rule) }
             result = .string(translated)
         }
         if let type = rule.type, let current = result {
-            guard let converted = ValueConversion.convert(current, to: type, time: time) else {
-                throw MappingFailure(reason: .type, rule: rule.name, message: "value is not \(ValueConversion.describe(type))")
-            }
+            guard let converted = ValueConversion.convert(current, to: type, time: time) else { throw Self.typeFailure(type, rule) }
             result = converted
         }
-        if result == nil { result = rule.defaultValue }
-        if result == nil && rule.required {
-            throw MappingFailure(reason: .missingRequired, rule: rule.name, message: "required value is missing")
-        }
         return result
+    }
+
+    /// `default`, then `required`.
+    func settle(_ value: JSONValue?, _ rule: ValueRule) throws(MappingFailure) -> JSONValue? {
+        if let value = value ?? rule.defaultValue { return value }
+        if rule.required { throw Self.missingRequired(rule) }
+        return nil
+    }
+
+    static func missingCode(_ code: String, _ table: CodeTable, _ rule: ValueRule) -> MappingFailure {
+        MappingFailure(reason: .missingCode, rule: rule.name, message: "code '\(code)' is not in code table '\(table.name)'")
+    }
+
+    static func typeFailure(_ type: ValueType, _ rule: ValueRule) -> MappingFailure {
+        MappingFailure(reason: .type, rule: rule.name, message: "value is not \(ValueConversion.describe(type))")
+    }
+
+    static func missingRequired(_ rule: ValueRule) -> MappingFailure {
+        MappingFailure(reason: .missingRequired, rule: rule.name, message: "required value is missing")
     }
 
     private func sourceValue(_ rule: ValueRule, _ context: SourceContext) throws(MappingFailure) -> JSONValue? {
@@ -54,6 +71,8 @@ struct Evaluator: Sendable {
             return value
         case .header(let name):
             return context.headers[name].map(JSONValue.string)
+        case .index:
+            return context.index.map { .number(String($0)) }
         case .format(let pieces):
             var text = ""
             var any = false
@@ -113,47 +132,27 @@ struct Evaluator: Sendable {
         }
     }
 
-    /// One context per occurrence the selector finds.
+    /// One context per occurrence the selector finds, each knowing its 1-based position (`index: true`).
     func iterate(_ selector: Selector, _ context: SourceContext) -> [SourceContext] {
+        var contexts: [SourceContext] = []
+        func add(_ set: (inout SourceContext) -> Void) {
+            var inner = context
+            set(&inner)
+            inner.index = contexts.count + 1
+            contexts.append(inner)
+        }
         switch (selector, context.document) {
         case (.segments(let id), .hl7v2(let source)):
-            return (0..<source.count(of: id)).map { index in
-                var inner = context
-                inner.segment = (id, index + 1)
-                inner.repetition = nil
-                return inner
-            }
+            for cursor in context.hl7.segments(id, in: source) { add { $0.hl7 = cursor } }
         case (.repetitions(let address), .hl7v2(let source)):
-            let path = address.path
-            if let repetition = context.repetition, repetition.segment == address.segment, repetition.field == path.field {
-                return [context]
-            }
-            // The whole field (any repetition, component in the path aside), of the iterated segment if it is this one.
-            var occurrence = path.segmentOccurrence
-            if let segment = context.segment, segment.id == address.segment, occurrence == 1 { occurrence = segment.occurrence }
-            guard let index = source.segmentIndex(id: address.segment, occurrence: occurrence) else { return [] }
-            let field = source.field(path.field, ofSegment: index)
-            var contexts: [SourceContext] = []
-            for (offset, element) in source.repetitions(of: field).enumerated() where !element.isEmpty {
-                var inner = context
-                inner.repetition = .init(segment: address.segment, occurrence: occurrence, field: path.field, number: offset + 1, element: element)
-                contexts.append(inner)
-            }
-            return contexts
+            for cursor in context.hl7.repetitions(address, in: source) { add { $0.hl7 = cursor } }
         case (.json(let path), .json(let root)):
-            return path.select(root: root, current: context.jsonCurrent).map { element in
-                var inner = context
-                inner.jsonCurrent = element
-                return inner
-            }
+            for element in path.select(root: root, current: context.jsonCurrent) { add { $0.jsonCurrent = element } }
         case (.xml(let path), .xml(let root)):
-            return path.nodes(root: root, context: context.xmlCurrent ?? root).map { node in
-                var inner = context
-                inner.xmlCurrent = node
-                return inner
-            }
+            for node in path.nodes(root: root, context: context.xmlCurrent ?? root) { add { $0.xmlCurrent = node } }
         default:
-            return []
+            break
         }
+        return contexts
     }
 }

@@ -93,7 +93,9 @@ final class HL7Source: Sendable {
         var absent: Element { Element(range: range.upperBound..<range.upperBound, level: level) }
     }
 
-    static let msh = pack("MSH"), fhs = pack("FHS"), bhs = pack("BHS")
+    /// `pack("MSH")`, `pack("FHS")`, `pack("BHS")` as literals: a computed global is behind a lazy-init
+    /// check on every read, and `field` reads these for every field.
+    static let msh: UInt32 = 0x4D_5348, fhs: UInt32 = 0x46_4853, bhs: UInt32 = 0x42_4853
 
     /// A segment id as the index packs it; nil when it is not three bytes.
     static func pack(_ id: String) -> UInt32? {
@@ -186,30 +188,67 @@ final class HL7Source: Sendable {
         }
     }
 
+    /// The last repetition found, for the reads that follow in the same field (`PV1-7.1`, `PV1-7.2`, …):
+    /// finding a repetition scans its field, which for the usual field without repetitions is all of it.
+    struct RepetitionCache {
+        var field: Element?
+        var number = 0
+        var repetition = Element(range: 0..<0, level: .repetition)
+
+        mutating func repetition(_ n: Int, of field: Element, in source: HL7Source) -> Element {
+            if let cached = self.field, cached.range == field.range, cached.level == field.level, cached.isLiteral == field.isLiteral, n == number {
+                return repetition
+            }
+            repetition = source.repetition(n, of: field)
+            self.field = field
+            number = n
+            return repetition
+        }
+    }
+
     /// What a terser path addresses (`HL7Message.element(at:)`), from segment occurrence `occurrence`.
-    func element(_ path: HL7Path, packedID: UInt32, occurrence: Int) -> Element {
-        guard let index = segmentIndex(id: packedID, occurrence: occurrence) else { return Element(range: 0..<0, level: .field) }
-        var element = repetition(path.repetition, of: field(path.field, ofSegment: index))
-        if let component = path.component { element = self.component(component, of: element) }
-        if let subcomponent = path.subcomponent { element = self.subcomponent(subcomponent, of: element) }
+    func element(_ address: HL7Address, occurrence: Int, cache: inout RepetitionCache) -> Element {
+        guard let index = segmentIndex(id: address.segment, occurrence: occurrence) else { return Element(range: 0..<0, level: .field) }
+        var element = cache.repetition(address.repetition, of: field(address.field, ofSegment: index), in: self)
+        if let component = address.component { element = self.component(component, of: element) }
+        if let subcomponent = address.subcomponent { element = self.subcomponent(subcomponent, of: element) }
         return element
     }
 
     // MARK: values
 
-    /// The text of the element's first leaf with escape sequences resolved; nil when absent or HL7 null.
-    /// `fallback` gives the element as `HL7Message` reads it, for the one escape this does not decode
-    /// (`\Xhh…\`, which spells bytes in the message's character set).
-    func string(_ element: Element, fallback: () -> HL7Element) -> String? {
+    /// The first leaf of an element as a value: its bytes in `bytes`, or decoded when it has escapes.
+    enum Leaf {
+        /// Absent, empty or HL7 null (`""`).
+        case none
+        case bytes(Range<Int>)
+        case decoded([UInt8])
+        /// Has a `\Xhh…\` escape, which spells bytes in the message's character set: ask `HL7Message`.
+        case needsMessage
+    }
+
+    /// The element's first leaf with escape sequences resolved (MSH-1 and MSH-2 verbatim).
+    func leaf(_ element: Element) -> Leaf {
         let leaf = element.isLiteral ? element.range : firstLeaf(element)
-        guard !leaf.isEmpty else { return nil }
-        return bytes.withUnsafeBufferPointer { buffer -> String? in
+        guard !leaf.isEmpty else { return .none }
+        if element.isLiteral { return .bytes(leaf) }
+        return bytes.withUnsafeBufferPointer { buffer -> Leaf in
             let text = UnsafeBufferPointer(rebasing: buffer[leaf])
-            if element.isLiteral { return String(decoding: text, as: UTF8.self) }
-            if text.count == 2 && text[0] == UInt8(ascii: "\"") && text[1] == UInt8(ascii: "\"") { return nil }
-            guard text.contains(delimiters.escape) else { return String(decoding: text, as: UTF8.self) }
-            guard let decoded = unescape(text) else { return fallback().string }
-            return String(decoding: decoded, as: UTF8.self)
+            if text.count == 2 && text[0] == UInt8(ascii: "\"") && text[1] == UInt8(ascii: "\"") { return .none }
+            guard text.contains(delimiters.escape) else { return .bytes(leaf) }
+            guard let decoded = unescape(text) else { return .needsMessage }
+            return .decoded(decoded)
+        }
+    }
+
+    /// The text of the element's first leaf with escape sequences resolved; nil when absent or HL7 null.
+    /// `fallback` gives the element as `HL7Message` reads it, for the one escape this does not decode.
+    func string(_ element: Element, fallback: () -> HL7Element) -> String? {
+        switch leaf(element) {
+        case .none: return nil
+        case .bytes(let range): return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+        case .decoded(let decoded): return String(decoding: decoded, as: UTF8.self)
+        case .needsMessage: return fallback().string
         }
     }
 

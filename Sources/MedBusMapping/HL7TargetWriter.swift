@@ -3,8 +3,9 @@ import MedBusHL7
 /// Builds an HL7 v2 output message: MSH from the target's `message:`, then the body's fields and
 /// repeated segments, written with CR terminators in UTF-8.
 ///
-/// MSH-7 comes from `medbus-received-at` and MSH-10 from a hash of `medbus-message-id`, so replaying a
-/// record gives byte-identical output.
+/// MSH-7 comes from `medbus-received-at` (in the mapping's time zone) and MSH-10 from a hash of
+/// `medbus-message-id`, so replaying a record gives byte-identical output. Values of `type: date` and
+/// `datetime` are written in HL7 form (`20250115`, `20250115104200+0800`), not the canonical ISO form.
 struct HL7TargetWriter {
     let evaluator: Evaluator
     let spec: HL7TargetSpec
@@ -20,17 +21,21 @@ struct HL7TargetWriter {
 
     func write(_ context: SourceContext, index: Int) throws(MappingFailure) -> [UInt8] {
         var message = HL7Message()
-        func text(_ rule: ValueRule?) throws(MappingFailure) -> String? {
-            guard let rule else { return nil }
-            return try evaluator.value(rule, context)?.scalarText
+        func text(_ rule: ValueRule?, _ context: SourceContext) throws(MappingFailure) -> String? {
+            guard let rule, let text = try evaluator.value(rule, context)?.scalarText else { return nil }
+            switch rule.type {
+            case .date?: return evaluator.time.hl7Date(text) ?? text
+            case .datetime?: return evaluator.time.hl7DateTime(text) ?? text
+            default: return text
+            }
         }
         do {
-            try message.set(try text(spec.sendingApplication), at: Self.msh.sendingApplication)
-            try message.set(try text(spec.sendingFacility), at: Self.msh.sendingFacility)
-            try message.set(try text(spec.receivingApplication), at: Self.msh.receivingApplication)
-            try message.set(try text(spec.receivingFacility), at: Self.msh.receivingFacility)
+            try message.set(try text(spec.sendingApplication, context), at: Self.msh.sendingApplication)
+            try message.set(try text(spec.sendingFacility, context), at: Self.msh.sendingFacility)
+            try message.set(try text(spec.receivingApplication, context), at: Self.msh.receivingApplication)
+            try message.set(try text(spec.receivingFacility, context), at: Self.msh.receivingFacility)
             if let received = context.headers["medbus-received-at"] {
-                try message.set(evaluator.time.hl7DateTime(received), at: Self.msh.time)
+                try message.set(evaluator.time.hl7ReceivedTime(received), at: Self.msh.time)
             }
             for (i, component) in spec.messageType.enumerated() {
                 try message.set(component, at: HL7Path(segment: "MSH", field: 9, component: i + 1))
@@ -43,12 +48,12 @@ struct HL7TargetWriter {
             for entry in spec.entries {
                 switch entry {
                 case .field(let path, let rule):
-                    try message.set(try text(rule), at: path)
+                    try message.set(try text(rule, context), at: path)
                 case .segments(let id, let selector, let fields):
                     for element in evaluator.iterate(selector, context) {
                         var values: [(HL7Path, String)] = []
                         for (path, rule) in fields {
-                            if let value = try evaluator.value(rule, element)?.scalarText { values.append((path, value)) }
+                            if let value = try text(rule, element) { values.append((path, value)) }
                         }
                         guard !values.isEmpty else { continue }
                         let occurrence = message.segments(withID: id).count + 1

@@ -80,7 +80,8 @@ struct JSONSchemaValidator: Sendable {
         return (root.properties.map(\.0), !root.additionalProperties)
     }
 
-    private func resolve(_ index: Int) -> Node {
+    /// The node at `index` with `$ref`s followed.
+    func resolve(_ index: Int) -> Node {
         var node = nodes[index]
         var hops = 0
         while let reference = node.reference, hops < 64 {
@@ -95,6 +96,9 @@ struct JSONSchemaValidator: Sendable {
         if violation.pointer.isEmpty { violation.pointer = "/" }
         return violation
     }
+
+    /// Whether `value` satisfies the schema node at `index` (for checks decided when a plan is built).
+    func accepts(_ value: JSONValue, node index: Int) -> Bool { validate(value, node: index) == nil }
 
     /// The first violation, its pointer relative to `value` ("" for `value` itself). Pointers are only
     /// built for a violation, on the way out: a valid record (the usual case) builds none.

@@ -10,6 +10,10 @@ public final class Mapping: Sendable {
     let filter: Condition?
     let targets: [Target]
     let evaluator: Evaluator
+    /// hl7v2 mappings: the filter read from the message's bytes, and per target its plan (nil where the
+    /// reference path writes the target: hl7v2 targets, and what a plan does not compile).
+    let hl7Filter: HL7Condition?
+    let plans: [HL7JSONPlan?]
 
     init(name: String, version: Int?, source: SourceSpec, filter: Condition?, targets: [Target], timeZone: TimeZone) {
         self.name = name
@@ -17,7 +21,11 @@ public final class Mapping: Sendable {
         self.source = source
         self.filter = filter
         self.targets = targets
-        self.evaluator = Evaluator(time: TimeConversion(timeZone: timeZone))
+        let time = TimeConversion(timeZone: timeZone)
+        self.evaluator = Evaluator(time: time)
+        let hl7 = source.format == .hl7v2
+        hl7Filter = hl7 ? filter.map(HL7Condition.init) : nil
+        plans = targets.map { target in hl7 && target.format == .json ? try? HL7JSONPlan(target: target, time: time) : nil }
     }
 
     /// Compiles a bundle; every problem is reported at once, each at its file:line:column.
@@ -49,9 +57,19 @@ public final class Mapping: Sendable {
     func apply(_ document: SourceDocument, headers: [String: String]) throws(MappingFailure) -> Applied {
         do {
             let context = SourceContext(document: document, headers: headers)
-            if let filter, !evaluator.holds(filter, context) { return .filtered }
+            if case .hl7v2(let source) = document, let hl7Filter {
+                if !hl7Filter.holds(source, HL7Cursor()) { return .filtered }
+            } else if let filter, !evaluator.holds(filter, context) {
+                return .filtered
+            }
             var records: [MappedRecord] = []
-            for target in targets {
+            for (target, plan) in zip(targets, plans) {
+                if case .hl7v2(let source) = document, let plan {
+                    for position in plan.positions(source) {
+                        records.append(try record(target, plan, source, position, context))
+                    }
+                    continue
+                }
                 let contexts = target.each.map { evaluator.iterate($0, context) } ?? [context]
                 for (index, occurrence) in contexts.enumerated() {
                     if let when = target.when, !evaluator.holds(when, occurrence) { continue }
@@ -64,6 +82,24 @@ public final class Mapping: Sendable {
             failure.mapping = name
             failure.version = version
             throw failure
+        }
+    }
+
+    /// A record through the target's plan; one the plan finds invalid goes through the reference path,
+    /// which names the violation.
+    private func record(
+        _ target: Target, _ plan: HL7JSONPlan, _ source: HL7Source, _ position: HL7JSONPlan.Position, _ context: SourceContext
+    ) throws(MappingFailure) -> MappedRecord {
+        switch try plan.write(source, headers: context.headers, at: position) {
+        case .record(let key, let value):
+            return MappedRecord(
+                mapping: name, version: version, target: target.name, topic: target.topic, key: key, value: value,
+                contentType: MappedRecord.jsonContentType)
+        case .schemaViolation:
+            var context = context
+            context.hl7 = position.cursor
+            context.index = position.index
+            return try record(target, context, index: (position.index ?? 1) - 1)
         }
     }
 

@@ -10,8 +10,11 @@ struct MappingCompiler {
     var format: SourcePath.Format = .hl7v2
     var codeTables: [String: CodeTable] = [:]
     var time = TimeConversion(timeZone: TimeZone(identifier: "Asia/Shanghai") ?? .gmt)
+    /// How many `each` (a target's, a rule's, an hl7v2 segment's) enclose the rule being compiled: `index`
+    /// needs one.
+    var eachDepth = 0
 
-    static let sourceKeys: Set<String> = ["path", "paths", "const", "format", "header", "object", "each"]
+    static let sourceKeys: Set<String> = ["path", "paths", "const", "format", "header", "index", "object", "each"]
     static let modifierKeys: Set<String> = ["type", "code", "default", "required", "when", "case", "trim"]
 
     static func compile(_ bundle: MappingBundle, version: Int?) throws(MappingDiagnostics) -> Mapping {
@@ -200,9 +203,13 @@ struct MappingCompiler {
             return nil
         }
         var target = Target(name: name, format: targetFormat, topic: topic, key: nil, when: nil, each: nil, body: [], schema: nil, hl7: nil)
-        if let entry = lookup["key"] { target.key = compileRule(entry.value, name: "\(name).key") }
         if let entry = lookup["when"] { target.when = compileCondition(entry.value) }
         if let entry = lookup["each"], let text = string(entry.value, "each") { target.each = compileSelector(text, node: entry.value) }
+        // A target's `each` encloses its key and body.
+        let iterates = target.each != nil
+        if iterates { eachDepth += 1 }
+        defer { if iterates { eachDepth -= 1 } }
+        if let entry = lookup["key"] { target.key = compileRule(entry.value, name: "\(name).key") }
         if let entry = lookup["schema"], let file = string(entry.value, "schema") {
             if targetFormat != .json { report(entry.keyNode, "schema applies to json targets only") }
             if let text = bundle.files[file] {
@@ -275,6 +282,8 @@ struct MappingCompiler {
                     continue
                 }
                 var fields: [(HL7Path, ValueRule)] = []
+                eachDepth += 1
+                defer { eachDepth -= 1 }
                 for (fieldKey, fieldValue) in segment {
                     guard let pathText = fieldKey.scalar?.string else { continue }
                     guard let path = try? HL7Path(pathText), path.segmentID == text else {
@@ -310,7 +319,7 @@ struct MappingCompiler {
 
     mutating func compileRule(_ node: Node, name: String) -> ValueRule? {
         guard let mapping = node.mapping else {
-            report(node, "a value rule must be a mapping with one source key (path, paths, const, format, header, object, each)")
+            report(node, "a value rule must be a mapping with one source key (path, paths, const, format, header, index, object, each)")
             return nil
         }
         var sources: [(String, Node, Node)] = []
@@ -330,7 +339,7 @@ struct MappingCompiler {
         }
         guard sources.count == 1 else {
             if sources.isEmpty {
-                report(node, "a value rule needs a source key (path, paths, const, format, header, object, each)")
+                report(node, "a value rule needs a source key (path, paths, const, format, header, index, object, each)")
             } else {
                 report(sources[1].1, "a value rule has exactly one source key; found \(sources.map(\.0).joined(separator: " and "))")
             }
@@ -375,6 +384,16 @@ struct MappingCompiler {
                 return nil
             }
             source = .header(text)
+        case "index":
+            guard case .bool(true) = YAMLSupport.json(value) else {
+                report(value, "index must be true")
+                return nil
+            }
+            guard eachDepth > 0 else {
+                report(keyNode, "index is the position in an enclosing each: use it inside each")
+                return nil
+            }
+            source = .index
         case "object":
             guard let fields = value.mapping else {
                 report(value, "object must be a mapping of field → value rule")
@@ -392,6 +411,8 @@ struct MappingCompiler {
                 report(keyNode, "each needs an item rule")
                 return nil
             }
+            eachDepth += 1
+            defer { eachDepth -= 1 }
             guard let itemRule = compileRule(item.1, name: name) else { return nil }
             source = .each(selector, itemRule)
         }

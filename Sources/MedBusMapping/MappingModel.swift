@@ -31,6 +31,8 @@ indirect enum RuleSource: Sendable {
     case const(JSONValue)
     case format([FormatPiece])
     case header(String)
+    /// `index: true`: the 1-based position in the innermost `each`.
+    case index
     case object([RuleField])
     case each(Selector, ValueRule)
 }

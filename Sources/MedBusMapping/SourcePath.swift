@@ -1,14 +1,30 @@
 import MedBusHL7
 
-/// A terser path with its segment id packed as `HL7Source` indexes it (compared as one integer).
+/// A terser path as plain integers, its segment id packed as `HL7Source` indexes it (compared as one
+/// integer): copying one retains nothing, which matters in a plan that reads a hundred per message.
 struct HL7Address: Sendable {
-    let path: HL7Path
     let segment: UInt32
+    let occurrence: Int
+    let field: Int
+    let repetition: Int
+    let component: Int?
+    let subcomponent: Int?
 
     init(_ path: HL7Path) {
-        self.path = path
         // HL7Path accepts three-byte segment ids only.
         segment = HL7Source.pack(path.segmentID)!
+        occurrence = path.segmentOccurrence
+        field = path.field
+        repetition = path.repetition
+        component = path.component
+        subcomponent = path.subcomponent
+    }
+
+    /// The path again, for reading through `HL7Message` (the one escape `HL7Source` does not decode).
+    var path: HL7Path {
+        let id = String(decoding: [UInt8(segment >> 16 & 0xFF), UInt8(segment >> 8 & 0xFF), UInt8(segment & 0xFF)], as: UTF8.self)
+        // The fields came from a valid path.
+        return try! HL7Path(segment: id, occurrence: occurrence, field: field, repetition: repetition, component: component, subcomponent: subcomponent)
     }
 }
 
@@ -41,7 +57,7 @@ enum SourcePath: Sendable {
         switch self {
         case .hl7v2(let address):
             guard case .hl7v2(let source) = context.document else { return nil }
-            return Self.hl7Text(address, source: source, context: context).map(JSONValue.string)
+            return Self.hl7Text(address, source: source, cursor: context.hl7).map(JSONValue.string)
         case .json(let path):
             guard case .json(let root) = context.document else { return nil }
             return path.first(root: root, current: context.jsonCurrent)
@@ -52,36 +68,38 @@ enum SourcePath: Sendable {
     }
 
     /// The text at a terser path; nil when absent or HL7 null.
-    static func hl7Text(_ address: HL7Address, source: HL7Source, context: SourceContext) -> String? {
-        source.string(hl7Element(address, source: source, context: context)) {
-            hl7Element(address.path, message: source.message, context: context)
+    static func hl7Text(_ address: HL7Address, source: HL7Source, cursor: HL7Cursor) -> String? {
+        var cache = HL7Source.RepetitionCache()
+        return source.string(hl7Element(address, source: source, cursor: cursor, cache: &cache)) {
+            hl7Element(address.path, message: source.message, cursor: cursor)
         }
     }
 
     /// The element a terser path names, with the iterated segment or repetition standing in for the one the
     /// path would otherwise address.
-    static func hl7Element(_ address: HL7Address, source: HL7Source, context: SourceContext) -> HL7Source.Element {
-        let path = address.path
-        if let repetition = context.repetition, repetition.segment == address.segment, repetition.field == path.field {
+    static func hl7Element(
+        _ address: HL7Address, source: HL7Source, cursor: HL7Cursor, cache: inout HL7Source.RepetitionCache
+    ) -> HL7Source.Element {
+        if let repetition = cursor.repetition, repetition.segment == address.segment, repetition.field == address.field {
             var element = repetition.element
-            if let component = path.component { element = source.component(component, of: element) }
-            if let subcomponent = path.subcomponent { element = source.subcomponent(subcomponent, of: element) }
+            if let component = address.component { element = source.component(component, of: element) }
+            if let subcomponent = address.subcomponent { element = source.subcomponent(subcomponent, of: element) }
             return element
         }
-        var occurrence = path.segmentOccurrence
-        if let segment = context.segment, segment.id == address.segment, occurrence == 1 { occurrence = segment.occurrence }
-        return source.element(path, packedID: address.segment, occurrence: occurrence)
+        var occurrence = address.occurrence
+        if let segment = cursor.segment, segment.id == address.segment, occurrence == 1 { occurrence = segment.occurrence }
+        return source.element(address, occurrence: occurrence, cache: &cache)
     }
 
     /// The same element through `HL7Message` (the reference reading), for the values `HL7Source` does not
     /// decode itself.
-    static func hl7Element(_ path: HL7Path, message: HL7Message, context: SourceContext) -> HL7Element {
+    static func hl7Element(_ path: HL7Path, message: HL7Message, cursor: HL7Cursor) -> HL7Element {
         var occurrence = path.segmentOccurrence
         var repetition = path.repetition
-        if let current = context.repetition, current.segment == HL7Source.pack(path.segmentID), current.field == path.field {
+        if let current = cursor.repetition, current.segment == HL7Source.pack(path.segmentID), current.field == path.field {
             occurrence = current.occurrence
             repetition = current.number
-        } else if let segment = context.segment, segment.id == HL7Source.pack(path.segmentID), occurrence == 1 {
+        } else if let segment = cursor.segment, segment.id == HL7Source.pack(path.segmentID), occurrence == 1 {
             occurrence = segment.occurrence
         }
         guard let segment = message.segment(withID: path.segmentID, occurrence: occurrence) else { return message.element(at: path) }

@@ -34,33 +34,31 @@ struct TimeConversion: Sendable {
         guard let fields = parse(text) else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(10)
-        Self.append(fields.year, 4, to: &out, then: "-")
-        Self.append(fields.month, 2, to: &out, then: "-")
-        Self.append(fields.day, 2, to: &out)
+        Self.appendDate(fields, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
     func dateTime(_ text: String) -> String? {
         guard let fields = parse(text) else { return nil }
-        return rfc3339(fields)
-    }
-
-    /// RFC 3339 → HL7 DTM with offset (`20250115103000+0800`), for MSH-7.
-    func hl7DateTime(_ text: String) -> String? {
-        guard let f = parse(text) else { return nil }
-        let offset = f.offsetMinutes ?? offsetMinutes(f)
-        return pad(f.year, 4) + pad(f.month, 2) + pad(f.day, 2) + pad(f.hour, 2) + pad(f.minute, 2) + pad(f.second, 2)
-            + (offset < 0 ? "-" : "+") + pad(abs(offset) / 60, 2) + pad(abs(offset) % 60, 2)
-    }
-
-    func rfc3339(_ f: Fields) -> String {
-        let offset = f.offsetMinutes ?? offsetMinutes(f)
-        // Written into one byte buffer: joining a dozen small Strings cost more than the parse.
         var out: [UInt8] = []
         out.reserveCapacity(32)
-        Self.append(f.year, 4, to: &out, then: "-")
-        Self.append(f.month, 2, to: &out, then: "-")
-        Self.append(f.day, 2, to: &out, then: "T")
+        appendRFC3339(fields, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `YYYY-MM-DD`.
+    static func appendDate(_ f: Fields, to out: inout [UInt8]) {
+        append(f.year, 4, to: &out, then: "-")
+        append(f.month, 2, to: &out, then: "-")
+        append(f.day, 2, to: &out)
+    }
+
+    /// RFC 3339 with the value's offset, else the mapping zone's at that local time. Written into one byte
+    /// buffer: joining a dozen small Strings cost more than the parse.
+    func appendRFC3339(_ f: Fields, to out: inout [UInt8]) {
+        let offset = f.offsetMinutes ?? offsetMinutes(f)
+        Self.appendDate(f, to: &out)
+        out.append(UInt8(ascii: "T"))
         Self.append(f.hour, 2, to: &out, then: ":")
         Self.append(f.minute, 2, to: &out, then: ":")
         Self.append(f.second, 2, to: &out)
@@ -71,7 +69,41 @@ struct TimeConversion: Sendable {
         out.append(offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
         Self.append(abs(offset) / 60, 2, to: &out, then: ":")
         Self.append(abs(offset) % 60, 2, to: &out)
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    // MARK: HL7 forms (hl7v2 targets)
+
+    /// A canonical date (`2025-01-15`) as HL7 writes it: `20250115`.
+    func hl7Date(_ text: String) -> String? {
+        guard let f = parse(text) else { return nil }
+        return pad(f.year, 4) + pad(f.month, 2) + pad(f.day, 2)
+    }
+
+    /// A date-time as an HL7 DTM with its offset: `2025-01-15T10:42:00.5+08:00` → `20250115104200.5+0800`.
+    func hl7DateTime(_ text: String) -> String? {
+        guard let f = parse(text) else { return nil }
+        return hl7DateTime(f, offset: f.offsetMinutes ?? offsetMinutes(f), fraction: true)
+    }
+
+    /// MSH-7: the received time (RFC 3339) as a DTM in the mapping's time zone, to the second
+    /// (`2025-01-15T02:42:05Z` in Asia/Shanghai → `20250115104205+0800`).
+    func hl7ReceivedTime(_ text: String) -> String? {
+        guard let given = parse(text) else { return nil }
+        guard let givenOffset = given.offsetMinutes else { return hl7DateTime(given, offset: offsetMinutes(given), fraction: false) }
+        let instant = Self.daysFromCivil(given.year, given.month, given.day) * 86_400 + given.hour * 3600 + given.minute * 60
+            + given.second - givenOffset * 60
+        let offset = timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(instant))) / 60
+        let local = instant + offset * 60
+        let (year, month, day) = Self.civilFromDays(Int((Double(local) / 86_400).rounded(.down)))
+        let seconds = local - Self.daysFromCivil(year, month, day) * 86_400
+        let f = Fields(year: year, month: month, day: day, hour: seconds / 3600, minute: seconds / 60 % 60, second: seconds % 60)
+        return hl7DateTime(f, offset: offset, fraction: false)
+    }
+
+    private func hl7DateTime(_ f: Fields, offset: Int, fraction: Bool) -> String {
+        pad(f.year, 4) + pad(f.month, 2) + pad(f.day, 2) + pad(f.hour, 2) + pad(f.minute, 2) + pad(f.second, 2)
+            + (fraction && !f.fraction.isEmpty ? "." + f.fraction : "")
+            + (offset < 0 ? "-" : "+") + pad(abs(offset) / 60, 2) + pad(abs(offset) % 60, 2)
     }
 
     /// `pad(value, width)`'s text, then `separator`.
@@ -108,7 +140,7 @@ struct TimeConversion: Sendable {
         return text.withUTF8 { Self.parse(bytes: $0) }
     }
 
-    private static func parse(bytes b: UnsafeBufferPointer<UInt8>) -> Fields? {
+    static func parse(bytes b: UnsafeBufferPointer<UInt8>) -> Fields? {
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }
@@ -192,6 +224,19 @@ struct TimeConversion: Sendable {
         let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
+    }
+
+    /// The civil date of a day count since 1970-01-01 (inverse of `daysFromCivil`).
+    static func civilFromDays(_ z0: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     private func pad(_ value: Int, _ width: Int) -> String {

@@ -19,7 +19,25 @@ final class ConversionTests: XCTestCase {
         let newYork = TimeConversion(timeZone: TimeZone(identifier: "America/New_York")!)
         XCTAssertEqual(newYork.dateTime("20250115103000"), "2025-01-15T10:30:00-05:00")
         XCTAssertEqual(newYork.dateTime("20250715103000"), "2025-07-15T10:30:00-04:00")
-        XCTAssertEqual(shanghai.hl7DateTime("2025-01-15T10:30:00.000+08:00"), "20250115103000+0800")
+    }
+
+    /// hl7v2 targets write dates and times in HL7 form; MSH-7 is the received time in the mapping's zone.
+    func testHL7Forms() {
+        XCTAssertEqual(shanghai.hl7Date("2025-01-15"), "20250115")
+        XCTAssertEqual(shanghai.hl7DateTime("2025-01-15T10:42:00+08:00"), "20250115104200+0800")
+        XCTAssertEqual(shanghai.hl7DateTime("2025-01-15T10:42:00.5-05:30"), "20250115104200.5-0530")
+        XCTAssertEqual(shanghai.hl7ReceivedTime("2025-01-15T10:30:00.000+08:00"), "20250115103000+0800")
+        XCTAssertEqual(shanghai.hl7ReceivedTime("2025-01-15T02:42:05.123Z"), "20250115104205+0800")
+        XCTAssertEqual(shanghai.hl7ReceivedTime("2024-12-31T20:00:00Z"), "20250101040000+0800", "the local date can be the next day")
+        XCTAssertEqual(shanghai.hl7ReceivedTime("2025-03-01T01:00:00+09:00"), "20250301000000+0800")
+        let newYork = TimeConversion(timeZone: TimeZone(identifier: "America/New_York")!)
+        XCTAssertEqual(newYork.hl7ReceivedTime("2025-07-15T12:00:00Z"), "20250715080000-0400")
+        XCTAssertEqual(newYork.hl7ReceivedTime("2025-01-01T03:00:00Z"), "20241231220000-0500")
+        XCTAssertNil(shanghai.hl7ReceivedTime("yesterday"))
+        for days in [-800_000, -1, 0, 1, 20_103, 2_932_896] {
+            let (y, m, d) = TimeConversion.civilFromDays(days)
+            XCTAssertEqual(TimeConversion.daysFromCivil(y, m, d), days)
+        }
     }
 
     func testDates() {

@@ -26,6 +26,7 @@ final class HL7SourceTests: XCTestCase {
         var compared = 0
         for message in messages {
             let source = HL7Source(message)
+            var cache = HL7Source.RepetitionCache()
             XCTAssertEqual(source.segments.count, message.segmentCount)
             let ids = Set(message.segments.map(\.id))
             for id in ids {
@@ -39,7 +40,8 @@ final class HL7SourceTests: XCTestCase {
                                         segment: id, occurrence: occurrence, field: field, repetition: repetition, component: component,
                                         subcomponent: subcomponent)
                                     let address = HL7Address(path)
-                                    let element = source.element(path, packedID: address.segment, occurrence: occurrence)
+                                    // One cache across every read: a hit must give what a fresh read gives.
+                                    let element = source.element(address, occurrence: occurrence, cache: &cache)
                                     let fast = source.string(element) { message.element(at: path) }
                                     XCTAssertEqual(fast, message[path], "\(path) in \(message)")
                                     compared += 1
@@ -51,6 +53,10 @@ final class HL7SourceTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(compared, 100_000)
+    }
+
+    func testHeaderIDLiteralsArePacked() {
+        XCTAssertEqual([HL7Source.pack("MSH"), HL7Source.pack("FHS"), HL7Source.pack("BHS")], [HL7Source.msh, HL7Source.fhs, HL7Source.bhs])
     }
 
     func testRepetitionsMatch() throws {

@@ -169,14 +169,18 @@ final class SourcesAndTargetsTests: XCTestCase {
                 body:
                   "PID-3[1].1": { path: $.patient.tempId }
                   "PID-5.1": { path: $.patient.name }
+                  "PID-7": { path: $.patient.birthDate, type: date }
                   "PV1-2": { const: P }
+                  "PV2-8": { path: $.eta, type: datetime }
                   OBX:
                     each: $.vitals[*]
                     segment:
+                      "OBX-1": { index: true }
                       "OBX-3.1": { path: "@.code" }
                       "OBX-5": { path: "@.value" }
+                      "OBX-14": { path: "@.time", type: datetime }
             """)
-        let input = #"{"taskId":"T1","dispatchCentre":"JN120","hospital":"H1","patient":{"tempId":"TMP9","name":"张|三"},"vitals":[{"code":"HR","value":"88"},{"code":"SPO2","value":"97"}]}"#
+        let input = #"{"taskId":"T1","dispatchCentre":"JN120","hospital":"H1","patient":{"tempId":"TMP9","name":"张|三","birthDate":"1990-01-01"},"eta":"2025-01-15T02:55:00Z","vitals":[{"code":"HR","value":"88","time":"20250115104000"},{"code":"SPO2","value":"97"}]}"#
         let records = Fixtures.records(Fixtures.apply(mapping, Array(input.utf8)))
         let record = try XCTUnwrap(records.first)
         XCTAssertEqual(record.contentType, "x-application/hl7-v2+er7")
@@ -195,10 +199,126 @@ final class SourcesAndTargetsTests: XCTestCase {
         XCTAssertLessThanOrEqual(control.count, 20)
         XCTAssertEqual(message[try HL7Path("PID-5.1")], "张|三")
         XCTAssertEqual(message[try HL7Path("OBX[2]-3.1")], "SPO2")
+        // Dates and times in HL7 form, not ISO; each OBX numbered by `index`.
+        XCTAssertEqual(message[try HL7Path("PID-7")], "19900101")
+        XCTAssertEqual(message[try HL7Path("PV2-8")], "20250115025500+0000")
+        XCTAssertEqual(message[try HL7Path("OBX[1]-14")], "20250115104000+0800")
+        XCTAssertEqual(message[try HL7Path("OBX[1]-1")], "1")
+        XCTAssertEqual(message[try HL7Path("OBX[2]-1")], "2")
         XCTAssertEqual(message[try HL7Path("OBX[2]-5")], "97")
         var headers = Fixtures.headers
         headers["medbus-message-id"] = "other"
         let other = Fixtures.records(Fixtures.apply(mapping, Array(input.utf8), headers: headers))
         XCTAssertNotEqual(try HL7Message(parsing: other[0].value)[try HL7Path("MSH-10")], control)
+    }
+
+    /// `index: true`: the 1-based position in the innermost `each`, from an hl7v2 and a json source;
+    /// outside `each` it is a compile error.
+    func testIndexIsThePositionInTheInnermostEach() throws {
+        let hl7 = try Fixtures.compile(
+            """
+            name: index-hl7
+            source: { format: hl7v2 }
+            targets:
+              - name: result
+                topic: t
+                body:
+                  observations:
+                    each: OBX
+                    item:
+                      object:
+                        setId: { index: true }
+                        code: { path: OBX-3.1 }
+                        ids: { each: OBX-5, item: { index: true } }
+              - name: per-segment
+                topic: t
+                each: OBX
+                key: { index: true, type: string }
+                body: { n: { index: true } }
+            """)
+        let message = Fixtures.hl7(Fixtures.msh, "OBX|9|ST|A||x~y", "OBX|8|ST|B||z")
+        let records = Fixtures.records(Fixtures.apply(hl7, message))
+        XCTAssertEqual(
+            records.map(Fixtures.text),
+            [#"{"observations":[{"setId":1,"code":"A","ids":[1,2]},{"setId":2,"code":"B","ids":[1]}]}"#, #"{"n":1}"#, #"{"n":2}"#])
+        XCTAssertEqual(records.map(\.key), [nil, "1", "2"])
+
+        let json = try Fixtures.compile(
+            """
+            name: index-json
+            source: { format: json }
+            targets:
+              - { name: v, topic: t, body: { vitals: { each: "$.vitals[*]", item: { object: { n: { index: true }, code: { path: "@.code" } } } } } }
+            """)
+        XCTAssertEqual(
+            Fixtures.text(Fixtures.records(Fixtures.apply(json, Array(#"{"vitals":[{"code":"HR"},{"code":"BP"}]}"#.utf8))).first),
+            #"{"vitals":[{"n":1,"code":"HR"},{"n":2,"code":"BP"}]}"#)
+
+        let outside = try Fixtures.diagnostics(
+            """
+            name: index-outside
+            source: { format: hl7v2 }
+            targets:
+              - { name: v, topic: t, body: { n: { index: true } } }
+            """)
+        XCTAssertTrue(outside.contains { $0.message.contains("inside each") }, "\(outside)")
+        let notTrue = try Fixtures.diagnostics(
+            """
+            name: index-false
+            source: { format: hl7v2 }
+            targets:
+              - { name: v, topic: t, body: { all: { each: OBX, item: { index: false } } } }
+            """)
+        XCTAssertTrue(notTrue.contains { $0.message.contains("index must be true") }, "\(notTrue)")
+    }
+
+    /// The plan an hl7v2 → json target compiles to gives what the reference evaluator gives, schema
+    /// failures included (the reference names them).
+    func testPlanAgreesWithReferenceOnSchemaDecisions() throws {
+        let schema = #"""
+            {"type":"object","required":["id"],"additionalProperties":false,"properties":{
+              "id":{"type":"string","minLength":1},
+              "kind":{"type":"string","enum":["male","female"]},
+              "when":{"type":"string","format":"date"},
+              "zip":{"type":"string","pattern":"^[0-9]{6}$"},
+              "items":{"type":"array","minItems":2,"items":{"type":"string","maxLength":3}}}}
+            """#
+        let mapping = try Fixtures.compile(
+            """
+            name: plan-test
+            source: { format: hl7v2 }
+            codeTables:
+              sex: { file: ../codes/sex.csv, onMissing: passThrough }
+            targets:
+              - name: p
+                topic: t
+                schema: ../schemas/p.schema.json
+                body:
+                  id: { path: PID-3 }
+                  kind: { path: PID-8, code: sex }
+                  when: { path: PID-7 }
+                  zip: { path: PID-11.5 }
+                  items: { each: PID-13, item: { path: PID-13.1 } }
+            """, extra: ["schemas/p.schema.json": schema])
+        XCTAssertNotNil(mapping.plans[0], "compiled to a plan")
+        func apply(_ pid: String) -> Result<MappingOutcome, MappingFailure> { Fixtures.apply(mapping, Fixtures.hl7(Fixtures.msh, pid)) }
+        XCTAssertEqual(
+            Fixtures.text(Fixtures.records(apply("PID|1||X||||1990-01-01|F|||^^^^250001||a~bc")).first),
+            #"{"id":"X","kind":"female","when":"1990-01-01","zip":"250001","items":["a","bc"]}"#)
+        XCTAssertEqual(Fixtures.failure(apply("PID|1||X|||||Q"))?.rule, "p:/kind")
+        XCTAssertEqual(Fixtures.failure(apply("PID|1||X||||19900101"))?.rule, "p:/when")
+        XCTAssertEqual(Fixtures.failure(apply("PID|1||X||||||||^^^^2500"))?.rule, "p:/zip")
+        XCTAssertEqual(Fixtures.failure(apply("PID|1||X||||||||||a"))?.rule, "p:/items")
+        XCTAssertEqual(Fixtures.failure(apply("PID|1||X||||||||||a~long"))?.rule, "p:/items/1")
+        XCTAssertEqual(Fixtures.failure(apply("PID|1||||||||Q"))?.rule, "p:/id", "required before a member's violation")
+    }
+
+    /// Every json target of the shipped hl7v2 mappings runs as a plan, not on the reference path.
+    func testShippedHL7MappingsCompileToPlans() throws {
+        for file in ["his/adt-patient-encounter.yaml", "his/oru-result.yaml", "his/rde-prescription.yaml", "his/dft-charge-settlement.yaml"] {
+            let url = Fixtures.repositoryRoot.appendingPathComponent("Mappings/\(file)")
+            let mapping = try Mapping.compile(try MappingBundle.load(mappingFile: url))
+            XCTAssertEqual(mapping.plans.filter { $0 != nil }.count, mapping.targets.count, file)
+        }
     }
 }
