@@ -97,6 +97,11 @@ let package = Package(
             name: "MedBusRegistry",
             dependencies: ["MedBusKafka", "CRdKafka", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
         ),
+        // The routing core: consume raw.* → route → produce outputs and offsets in one Kafka transaction; dead letters.
+        .target(
+            name: "MedBusRouting",
+            dependencies: ["MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]
+        ),
         // Outbound destinations: deliver a topic to an MLLP receiver or an HTTP endpoint, in per-key order, with retries.
         .target(
             name: "MedBusOutbound",
@@ -112,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "medbus",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusOutbound", "CRawProducer",
+                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusRouting", "MedBusOutbound", "CRawProducer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -143,6 +148,7 @@ let package = Package(
         ),
         .testTarget(name: "MedBusMappingTests", dependencies: ["MedBusMapping", "MedBusHL7"]),
         .testTarget(name: "MedBusRegistryTests", dependencies: ["MedBusRegistry", "MedBusKafka"]),
+        .testTarget(name: "MedBusRoutingTests", dependencies: ["MedBusRouting", "MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusOutboundTests", dependencies: ["MedBusOutbound", "MedBusKafka", "MedBusHL7", "MedBusAdapterSDK", "MedBusTestSupport"]),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore", "MedBusTestSupport"]),
     ],

@@ -28,6 +28,8 @@ public final class KafkaConsumer: Sendable {
     let client: RDKafkaClient
     private let buffer: MessageBuffer
     private let state = ShutdownState()
+    private let seeks = SeekRequests()
+    private let rebalances = RebalanceCounter()
 
     /// Joins `groupID` and subscribes to `topics`.
     /// - Parameters:
@@ -53,7 +55,9 @@ public final class KafkaConsumer: Sendable {
         let buffer = MessageBuffer(capacity: bufferCapacity)
         self.buffer = buffer
         let rk = client
+        let rebalances = self.rebalances
         client.callbackContext.onRebalance = { [logger, unowned rk] err, partitions in
+            rebalances.increment()
             let list = readPartitionList(partitions)
             let cooperative = String(cString: rd_kafka_rebalance_protocol(rk.handle)) == "COOPERATIVE"
             switch err {
@@ -76,7 +80,11 @@ public final class KafkaConsumer: Sendable {
             throw KafkaError(err, "subscribe to \(topics)")
         }
 
+        let seeks = self.seeks
         client.startPolling {
+            // Seeks run here, between two polls, so no record fetched before a seek is in flight
+            // towards the buffer while that partition's buffered records are dropped.
+            if let request = seeks.take() { request.apply(rk.handle, buffer) }
             guard let raw = rd_kafka_consumer_poll(rk.handle, 100) else { return }
             defer { rd_kafka_message_destroy(raw) }
             let err = raw.pointee.err
@@ -159,6 +167,36 @@ public final class KafkaConsumer: Sendable {
         return readPartitionList(list)
     }
 
+    /// Moves the read position of assigned partitions (`offset` is the next offset to read, or a
+    /// logical offset such as `RD_KAFKA_OFFSET_BEGINNING` = -2) and drops their records already
+    /// buffered, so the next records of those partitions start exactly there. For reprocessing
+    /// after an aborted transaction.
+    ///
+    /// The poll thread performs the seek between two polls, so no record fetched from the old
+    /// position can reach the buffer afterwards. If that thread is waiting for room in a full
+    /// buffer, the seek completes once room is made: seeking every partition with buffered
+    /// records (or reading on from another task) guarantees it.
+    /// - Throws: `KafkaError` if librdkafka rejects the seek or a partition is not assigned.
+    public func seek(to positions: [TopicPartitionOffset]) async throws {
+        guard !positions.isEmpty else { return }
+        guard !state.isShutDown else { throw KafkaError(code: .destroyed, message: "consumer is closed") }
+        let partitions = Set(positions.map { PartitionKey(topic: $0.topic, partition: $0.partition) })
+        let buffer = self.buffer
+        let seeks = self.seeks
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            seeks.add(SeekRequests.Request(positions: positions, continuation: continuation))
+            // Frees room, so a poll thread blocked on a full buffer comes back to take the request.
+            buffer.drop(partitions: partitions)
+            // A close racing with this call may already have failed the pending requests.
+            if state.isShutDown { seeks.failAll() }
+        }
+    }
+
+    /// How many assignments and revocations this member has gone through. A change tells a
+    /// processor that positions may have moved under it: a newly assigned partition starts from
+    /// the group's committed offset, whatever this member had read or committed before.
+    public var assignmentChanges: Int { rebalances.value }
+
     /// The group metadata a transactional producer needs for `sendOffsetsToTransaction`.
     /// The caller destroys it.
     func groupMetadata() -> OpaquePointer? {
@@ -171,6 +209,7 @@ public final class KafkaConsumer: Sendable {
         guard state.beginShutdown() else { return }
         buffer.finish(throwing: nil)
         client.stopPolling()
+        seeks.failAll()
         let client = self.client
         _ = try? await Blocking.run {
             let err = rd_kafka_consumer_close(client.handle)
@@ -185,6 +224,7 @@ public final class KafkaConsumer: Sendable {
         if state.beginShutdown() {
             buffer.finish(throwing: nil)
             client.stopPolling()
+            seeks.failAll()
             _ = rd_kafka_consumer_close(client.handle)
             client.destroy()
         }
@@ -202,6 +242,58 @@ public final class KafkaConsumer: Sendable {
             public mutating func next() async throws -> KafkaConsumerMessage? {
                 try await buffer.popBatch(maxCount: 1).first
             }
+        }
+    }
+}
+
+/// Counts rebalance callbacks (on the poll thread) for readers on other threads.
+private final class RebalanceCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
+
+/// Seeks waiting for the poll thread, which alone may perform them (see `KafkaConsumer.seek`).
+private final class SeekRequests: @unchecked Sendable {
+    struct Request {
+        var positions: [TopicPartitionOffset]
+        var continuation: CheckedContinuation<Void, Error>
+
+        /// Seeks (waiting for the fetcher to move), then drops what was buffered before.
+        func apply(_ handle: OpaquePointer, _ buffer: MessageBuffer) {
+            let list = makePartitionList(positions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            var failure: KafkaError?
+            if let error = rd_kafka_seek_partitions(handle, list, 10_000) {
+                failure = KafkaError(consuming: error, "seek")
+            } else {
+                let rejected = (0..<Int(list.pointee.cnt)).filter { list.pointee.elems[$0].err != RD_KAFKA_RESP_ERR_NO_ERROR }
+                if let first = rejected.first {
+                    let elem = list.pointee.elems[first]
+                    failure = KafkaError(elem.err, "seek \(String(cString: elem.topic))[\(elem.partition)] (\(rejected.count) partitions rejected)")
+                }
+            }
+            buffer.drop(partitions: Set(positions.map { PartitionKey(topic: $0.topic, partition: $0.partition) }))
+            if let failure { continuation.resume(throwing: failure) } else { continuation.resume() }
+        }
+    }
+
+    private let lock = NSLock()
+    private var pending: [Request] = []
+
+    func add(_ request: Request) { lock.withLock { pending.append(request) } }
+
+    func take() -> Request? {
+        lock.withLock { pending.isEmpty ? nil : pending.removeFirst() }
+    }
+
+    /// Once polling has stopped nobody will perform them.
+    func failAll() {
+        let requests = lock.withLock { defer { pending.removeAll() }; return pending }
+        for request in requests {
+            request.continuation.resume(throwing: KafkaError(code: .destroyed, message: "consumer is closed"))
         }
     }
 }

@@ -64,8 +64,11 @@ final class MessageBuffer: @unchecked Sendable {
             try Task.checkCancellation()
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
+                    // Checked under the lock: a cancellation that ran `wakeAll` before this
+                    // waiter registered would otherwise be missed, leaving it asleep until the
+                    // next record.
                     let ready: Bool = condition.withLock {
-                        if count > 0 || finished { return true }
+                        if count > 0 || finished || Task.isCancelled { return true }
                         waiters.append(continuation)
                         return false
                     }

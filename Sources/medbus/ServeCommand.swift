@@ -5,6 +5,7 @@ import MedBusAdapterSDK
 import MedBusCore
 import MedBusKafka
 import Logging
+import MedBusOutbound
 import MedBusStore
 
 /// `medbus serve`: the main job. Opens the store, connects to Kafka (or starts the embedded
@@ -31,6 +32,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Folder of adapter manifests (*.yaml); every one is run.")
     var adapters: String = "Adapters"
 
+    @Option(help: "Folder of outbound destination manifests (*.yaml); every one is run.")
+    var destinations: String = "Adapters/destinations"
+
+    @Option(help: "Folder of mapping files; those whose name the registry does not know yet are published at start.")
+    var mappings: String = "Mappings"
+
+    @Flag(name: .customLong("no-router"), help: "Do not run the routing core in this process (run `medbus route` elsewhere).")
+    var noRouter = false
+
     @Option(name: .customLong("embedded-brokers"), help: "Broker count of the embedded cluster.")
     var embeddedBrokers: Int = 3
 
@@ -43,9 +53,11 @@ struct ServeCommand: AsyncParsableCommand {
         let messageStore = try store.open()
         let topicSpecs: [NewTopic]
         let manifests: [AdapterManifest]
+        let destinationManifests: [DestinationManifest]
         do {
             topicSpecs = FileManager.default.fileExists(atPath: topics) ? try TopicsFile.load(path: topics) : []
             manifests = try AdapterManifest.loadAll(directory: adapters)
+            destinationManifests = try DestinationManifest.loadAll(directory: destinations)
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -66,11 +78,28 @@ struct ServeCommand: AsyncParsableCommand {
         let admin = try await connect(config)
         // Each adapter's raw topic too, so a hospital's first message has somewhere to go.
         let adapterTopics = try Set(manifests.map { try $0.rawTopic }).sorted().map { NewTopic(name: $0, partitions: 24, replicationFactor: 3) }
+            // and each destination's topic, so its dispatcher can subscribe before the first record.
+            + Set(destinationManifests.map(\.topic)).subtracting(topicSpecs.map(\.name)).sorted().map { NewTopic(name: $0, partitions: 12, replicationFactor: 3) }
         for (topic, outcome) in try await TopicProvisioner(admin: admin, embedded: embedded).apply(topicSpecs + adapterTopics) {
             logger.info("topic", metadata: ["topic": "\(topic)", "outcome": "\(outcome)"])
         }
         let producer = try KafkaProducer(config: AdapterHost.producerConfig(config), logger: Log.logger("medbus.kafka.producer"))
         let host = try AdapterHost(manifests: manifests, store: messageStore, producer: producer, kafka: config)
+
+        var background: [@Sendable () async throws -> Void] = []
+        for manifest in destinationManifests {
+            let dispatcher: OutboundDispatcher
+            do { dispatcher = try manifest.makeDispatcher(kafka: config, logger: Log.logger("medbus.outbound")) } catch { throw CommandFailure("\(error)") }
+            background.append { try await dispatcher.run() }
+            print("Destination \(manifest.name) (\(manifest.kind.rawValue)) delivering \(manifest.topic)")
+        }
+        if !noRouter {
+            let registry = try openRegistry(store)
+            let seeded = try await seedMappings(from: mappings, registry: registry, config: config)
+            if !seeded.isEmpty { print("Published \(seeded.count) mappings from \(mappings): \(seeded.joined(separator: ", "))") }
+            let router = routingService(config: config, instance: "serve-\(ProcessInfo.processInfo.hostName)")
+            background.append { try await router.run() }
+        }
 
         let mode = embedded == nil ? "external cluster" : "embedded cluster, in memory"
         print("MedBus \(MedBusVersion.current) serving")
@@ -79,7 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
         logger.info("ready", metadata: ["kafka": "\(config.bootstrapServers)", "mode": "\(mode)", "store": "\(messageStore.databasePath)"])
 
-        try await runUntilTerminated(host, logger: logger)
+        try await runUntilTerminated(host, background: background, logger: logger)
         await producer.shutdown()
         try? messageStore.close()
     }

@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import MedBusCore
+import MedBusKafka
+import MedBusMapping
+import MedBusRegistry
+import MedBusRouting
+
+// The link between three modules: the registry's feed of active mappings, the mapping engine,
+// and the generic routing core.
+
+/// Runs the routing core with the mappings active on `medbus.mappings`: waits until at least one
+/// mapping is published (so a fresh system does not dead-letter everything), starts the core,
+/// and hands every later change to it; the core switches at its next transaction boundary.
+///
+/// A published version that does not compile here (e.g. it uses a feature this build lacks) is
+/// logged and the previous version of that mapping stays in force: one bad publish cannot stop
+/// routing.
+struct MappingRoutingService: Sendable {
+    let configuration: RoutingConfiguration
+    let feed: MappingFeed
+    let logger: Logger
+    /// Called with the mapping set's version when routing starts and after every switch.
+    let onVersion: @Sendable (String) -> Void
+
+    func run() async throws {
+        var compiled: [String: Mapping] = [:]
+        var initial: MappingRouter?
+        for try await active in feed {
+            compiled = compile(active, previous: compiled)
+            if !compiled.isEmpty { initial = MappingRouter(compiled.values); break }
+        }
+        guard let initial else { return }  // cancelled before anything was published
+        let core = RoutingCore(configuration: configuration, router: initial, logger: logger)
+        onVersion(initial.version)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await core.run() }
+            group.addTask { [compiled] in
+                // A second pass over the feed starts from the whole active set again; unchanged
+                // versions are recognised and skipped.
+                var current = compiled
+                var version = initial.version
+                for try await active in feed {
+                    current = compile(active, previous: current)
+                    let router = MappingRouter(current.values)
+                    guard !current.isEmpty, router.version != version else { continue }
+                    await core.update(router: router)
+                    version = router.version
+                    logger.info("mappings switched", metadata: ["version": "\(version)"])
+                    onVersion(version)
+                }
+            }
+            // Whichever ends first (the core on cancellation or failure) ends both.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func compile(_ active: [String: MappingVersion], previous: [String: Mapping]) -> [String: Mapping] {
+        var result: [String: Mapping] = [:]
+        for (name, published) in active {
+            if let existing = previous[name], existing.version == published.version {
+                result[name] = existing
+                continue
+            }
+            do {
+                let bundle = try JSONDecoder().decode(MappingBundle.self, from: Data(published.content))
+                result[name] = try Mapping.compile(bundle, version: published.version)
+            } catch {
+                logger.error("published mapping does not compile; keeping the previous version",
+                             metadata: ["mapping": "\(name)", "version": "\(published.version)", "error": "\(error)"])
+                if let existing = previous[name] { result[name] = existing }
+            }
+        }
+        return result
+    }
+}
+
+/// Routes raw records with a set of compiled mappings.
+struct MappingRouter: MessageRouter {
+    private let catalog: MappingCatalog
+    let version: String
+    let targetTopics: Set<String>
+
+    init(_ mappings: some Sequence<Mapping>) {
+        let sorted = mappings.sorted { $0.name < $1.name }
+        catalog = MappingCatalog(sorted)
+        targetTopics = catalog.targetTopics
+        version = sorted.map { "\($0.name)@\($0.version ?? 0)" }.joined(separator: ",")
+    }
+
+    func route(_ message: KafkaConsumerMessage) -> RouteDecision {
+        var headers: [String: String] = [:]
+        for header in message.headers { if let value = header.stringValue { headers[header.key] = value } }
+        switch catalog.apply(MappingInput(payload: message.value ?? [], headers: headers)) {
+        case .success(.filtered):
+            return .skip
+        case .success(.records(let records)):
+            return .route(outputs(records, input: headers, position: message))
+        case .failure(let failure):
+            return .deadLetter(DeadLetter(reason: failure.reason.rawValue, mapping: failure.mapping, version: failure.version.map { "\($0)" },
+                                          rule: failure.rule, message: failure.message))
+        }
+    }
+
+    /// Output ids are derived from the input's, so routing the same input again (after a crash or
+    /// a replay) gives the same ids and any consumer can deduplicate by `medbus-message-id`.
+    private func outputs(_ records: [MappedRecord], input: [String: String], position: KafkaConsumerMessage) -> [RoutedRecord] {
+        let inputID = input[MessageEnvelope.Header.id] ?? "\(position.topic)-\(position.partition)-\(position.offset)"
+        var perTarget: [String: Int] = [:]
+        return records.map { record in
+            let index = perTarget[record.target, default: 0]
+            perTarget[record.target] = index + 1
+            return RoutedRecord(
+                topic: record.topic,
+                key: record.key.map { Array($0.utf8) },
+                value: record.value,
+                headers: [
+                    KafkaHeader(key: MessageEnvelope.Header.id, string: index == 0 ? "\(inputID)-\(record.target)" : "\(inputID)-\(record.target)-\(index)"),
+                    KafkaHeader(key: MessageEnvelope.Header.correlationId, string: input[MessageEnvelope.Header.correlationId] ?? inputID),
+                    KafkaHeader(key: MessageEnvelope.Header.contentType, string: record.contentType),
+                    KafkaHeader(key: MessageEnvelope.Header.messageType, string: record.target),
+                    KafkaHeader(key: "medbus-mapping-version", string: "\(record.mapping)@\(record.version ?? 0)"),
+                ]
+            )
+        }
+    }
+}

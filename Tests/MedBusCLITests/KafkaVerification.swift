@@ -1,0 +1,45 @@
+import Foundation
+import MedBusKafka
+
+/// Every record of `topic` as a read_committed consumer sees it: waits until at least
+/// `expecting` arrived and nothing more came for 3 s (so duplicates show up), or `timeout`.
+func readCommitted(_ topic: String, bootstrap: String, expecting: Int, timeout: Duration = .seconds(240)) async throws -> [KafkaConsumerMessage] {
+    let consumer = try KafkaConsumer(config: KafkaConfig(bootstrapServers: bootstrap, properties: ["isolation.level": "read_committed"]),
+                                     groupID: "verify-\(UUID().uuidString.prefix(8))", topics: [topic])
+    let collected = CollectedRecords()
+    let reader = Task {
+        while true {
+            let batch = try await consumer.nextBatch(maxCount: 5_000)
+            if batch.isEmpty { return }
+            await collected.append(batch)
+        }
+    }
+    let deadline = ContinuousClock.now + timeout
+    var last = -1
+    var quietSince = ContinuousClock.now
+    while ContinuousClock.now < deadline {
+        let count = await collected.records.count
+        if count != last { last = count; quietSince = ContinuousClock.now }
+        if count >= expecting && ContinuousClock.now - quietSince > .seconds(3) { break }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    await consumer.close()
+    _ = try? await reader.value
+    return await collected.records
+}
+
+private actor CollectedRecords {
+    var records: [KafkaConsumerMessage] = []
+    func append(_ batch: [KafkaConsumerMessage]) { records += batch }
+}
+
+/// Raw HL7 records as an adapter writes them (envelope headers, keyed by patient).
+func rawRecord(topic: String, key: String, id: String, hl7: String, type: String = "ADT^A08") -> KafkaProducerMessage {
+    KafkaProducerMessage(topic: topic, key: key, value: hl7, headers: [
+        KafkaHeader(key: "medbus-message-id", string: id),
+        KafkaHeader(key: "medbus-source", string: "his.H37010200001"),
+        KafkaHeader(key: "medbus-message-type", string: type),
+        KafkaHeader(key: "content-type", string: "x-application/hl7-v2+er7"),
+        KafkaHeader(key: "medbus-received-at", string: "2025-01-15T10:30:45.000+08:00"),
+    ])
+}
