@@ -22,6 +22,8 @@ struct MappingRoutingService: Sendable {
     let logger: Logger
     /// Called with the mapping set's version when routing starts and after every switch.
     let onVersion: @Sendable (String) -> Void
+    /// How often the core's counters (with the version in force) are logged.
+    var statisticsInterval: Duration = .seconds(30)
 
     func run() async throws {
         var compiled: [String: Mapping] = [:]
@@ -50,7 +52,19 @@ struct MappingRoutingService: Sendable {
                     onVersion(version)
                 }
             }
-            // Whichever ends first (the core on cancellation or failure) ends both.
+            group.addTask {
+                // Until the admin API exports metrics (issue 8), the counters go to the log.
+                while true {
+                    try await Task.sleep(for: statisticsInterval)
+                    let stats = await core.statistics
+                    logger.info("routing statistics", metadata: [
+                        "version": "\(stats.version)", "consumed": "\(stats.consumed)", "routed": "\(stats.routed)",
+                        "deadLettered": "\(stats.deadLettered)", "skipped": "\(stats.skipped)", "alreadyPresent": "\(stats.alreadyPresent)",
+                        "transactions": "\(stats.transactions)", "aborts": "\(stats.aborts)",
+                    ])
+                }
+            }
+            // Whichever ends first (the core on cancellation or failure) ends all.
             try await group.next()
             group.cancelAll()
         }

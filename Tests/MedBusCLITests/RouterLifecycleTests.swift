@@ -33,50 +33,57 @@ final class RouterLifecycleTests: XCTestCase {
         """
     }
 
-    private func setUp(partitions: Int) throws -> (EmbeddedKafkaCluster, String, String) {
-        let cluster = try EmbeddedKafkaCluster(brokers: 3)
-        for (topic, count) in [(Self.rawTopic, partitions), ("test.out", partitions), ("dlq.routing", 1), ("medbus.mappings", 1)] {
-            try cluster.createTopic(topic, partitions: count)
-        }
+    /// An embedded cluster, the test's mapping published as v1, and `medbus route` running it.
+    private final class Routing {
+        let cluster: EmbeddedKafkaCluster
         let work = temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: work + "/codes", withIntermediateDirectories: true)
-        try "code,target,display\nF,female,\nM,male,\n".write(toFile: work + "/codes/sex.csv", atomically: true, encoding: .utf8)
-        try Self.mapping(rev: "one").write(toFile: work + "/reload.yaml", atomically: true, encoding: .utf8)
-        return (cluster, cluster.bootstrapServers, work)
-    }
+        var bootstrap: String { cluster.bootstrapServers }
+        var data: String { work + "/data" }
+        private(set) var router: MedBusProcess?
 
-    private func cli(_ arguments: [String], _ bootstrap: String, _ data: String) throws -> String {
-        let result = try medbus(arguments + ["--brokers", bootstrap, "--data-dir", data])
-        XCTAssertEqual(result.status, 0, "\(arguments.joined(separator: " ")): \(result.stderr)")
-        return result.stdout
-    }
+        init(partitions: Int) throws {
+            cluster = try EmbeddedKafkaCluster(brokers: 3)
+            for (topic, count) in [(rawTopic, partitions), ("test.out", partitions), ("dlq.routing", 1), ("medbus.mappings", 1)] {
+                try cluster.createTopic(topic, partitions: count)
+            }
+            try FileManager.default.createDirectory(atPath: work + "/codes", withIntermediateDirectories: true)
+            try "code,target,display\nF,female,\nM,male,\n".write(toFile: work + "/codes/sex.csv", atomically: true, encoding: .utf8)
+            try RouterLifecycleTests.mapping(rev: "one").write(toFile: work + "/reload.yaml", atomically: true, encoding: .utf8)
+            _ = try cli(["mapping", "publish", work + "/reload.yaml", "--note", "v1"])
+            let router = try MedBusProcess(["route", "--brokers", bootstrap, "--data-dir", data, "--instance", "lifecycle", "--kafka-option", "session.timeout.ms=6000"])
+            self.router = router
+            try router.waitForOutput(timeout: 60) { $0.contains("routing with") }
+        }
 
-    private func startRouter(_ bootstrap: String, _ data: String) throws -> MedBusProcess {
-        let router = try MedBusProcess(["route", "--brokers", bootstrap, "--data-dir", data, "--instance", "lifecycle", "--kafka-option", "session.timeout.ms=6000"])
-        try router.waitForOutput(timeout: 60) { $0.contains("routing with") }
-        return router
+        deinit { router?.signal(SIGKILL) }
+
+        /// Runs a medbus command against this cluster and data directory; it must succeed.
+        func cli(_ arguments: [String]) throws -> String {
+            let result = try medbus(arguments + ["--brokers", bootstrap, "--data-dir", data])
+            XCTAssertEqual(result.status, 0, "\(arguments.joined(separator: " ")): \(result.stderr)")
+            return result.stdout
+        }
+
+        func waitForRouter(_ text: String) throws { try router?.waitForOutput(timeout: 30) { $0.contains(text) } }
     }
 
     /// Publish v2 and roll back to v1 while 3,000 records stream: every record routed exactly
     /// once, each output's body matches the version in its header, and each partition switches
     /// 1 → 2 → 1 once.
     func testPublishAndRollbackWhileStreamingSwitchVersionsWithoutLossOrDuplicates() async throws {
-        let setup = try setUp(partitions: 3)
-        let bootstrap = setup.1, work = setup.2
-        let data = work + "/data"
-        _ = try cli(["mapping", "publish", work + "/reload.yaml", "--note", "v1"], bootstrap, data)
-        let router = try startRouter(bootstrap, data)
-        defer { router.signal(SIGKILL) }
+        let routing = try Routing(partitions: 3)
+        defer { withExtendedLifetime(routing) {} }
+        let bootstrap = routing.bootstrap, work = routing.work
 
         let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: bootstrap))
         let total = 3_000
         let stream = Task { [producer] in try await RouterLifecycleTests.stream(producer, ticks: 100, perTick: 30) }
         try await Task.sleep(for: .seconds(3))
         try Self.mapping(rev: "two").write(toFile: work + "/reload.yaml", atomically: true, encoding: .utf8)
-        XCTAssertTrue(try cli(["mapping", "publish", work + "/reload.yaml", "--note", "v2"], bootstrap, data).contains("reload-test@2"))
-        try router.waitForOutput(timeout: 30) { $0.contains("reload-test@2") }
+        XCTAssertTrue(try routing.cli(["mapping", "publish", work + "/reload.yaml", "--note", "v2"]).contains("reload-test@2"))
+        try routing.waitForRouter("reload-test@2")
         try await Task.sleep(for: .seconds(3))
-        XCTAssertTrue(try cli(["mapping", "rollback", "reload-test", "--to", "1"], bootstrap, data).contains("version 1"))
+        XCTAssertTrue(try routing.cli(["mapping", "rollback", "reload-test", "--to", "1"]).contains("version 1"))
         let failedSends = try await stream.value
         XCTAssertEqual(failedSends, 0, "every raw record produced")
         await producer.shutdown()
@@ -98,7 +105,7 @@ final class RouterLifecycleTests: XCTestCase {
             versionsSeen.formUnion(versions)
         }
         XCTAssertEqual(versionsSeen, ["reload-test@1", "reload-test@2"])
-        let history = try medbus(["mapping", "history", "reload-test", "--data-dir", data]).stdout
+        let history = try medbus(["mapping", "history", "reload-test", "--data-dir", routing.data]).stdout
         XCTAssertEqual(history.split(separator: "\n").filter { $0.contains("\t") && !$0.hasPrefix("AT") }.map { $0.split(separator: "\t")[1] }, ["publish", "publish", "rollback"])
     }
 
@@ -106,12 +113,9 @@ final class RouterLifecycleTests: XCTestCase {
     /// the code is added and published, `medbus dlq replay` routes it once — and only once, however
     /// often replay runs.
     func testDeadLetterForMissingCodeIsRoutedOnceAfterFixAndReplay() async throws {
-        let setup = try setUp(partitions: 1)
-        let bootstrap = setup.1, work = setup.2
-        let data = work + "/data"
-        _ = try cli(["mapping", "publish", work + "/reload.yaml", "--note", "v1"], bootstrap, data)
-        let router = try startRouter(bootstrap, data)
-        defer { router.signal(SIGKILL) }
+        let routing = try Routing(partitions: 1)
+        defer { withExtendedLifetime(routing) {} }
+        let bootstrap = routing.bootstrap, work = routing.work
 
         let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: bootstrap))
         for report in try await producer.sendBatch([
@@ -124,14 +128,14 @@ final class RouterLifecycleTests: XCTestCase {
         XCTAssertEqual(deadLetters.first?.headers.string("medbus-error-reason"), "missing-code")
         XCTAssertEqual(deadLetters.first?.headers.string("medbus-error-mapping"), "reload-test")
         XCTAssertFalse(deadLetters.first?.headers.string("medbus-error-message")?.contains("测试") ?? true, "no patient data in the reason")
-        let listed = try cli(["dlq", "list"], bootstrap, data)
+        let listed = try routing.cli(["dlq", "list"])
         XCTAssertTrue(listed.contains("missing-code") && listed.contains("1 dead letters"), listed)
 
         try "code,target,display\nF,female,\nM,male,\nX,other,\n".write(toFile: work + "/codes/sex.csv", atomically: true, encoding: .utf8)
-        _ = try cli(["mapping", "publish", work + "/reload.yaml", "--note", "add sex code X"], bootstrap, data)
-        try router.waitForOutput(timeout: 30) { $0.contains("reload-test@2") }
-        XCTAssertTrue(try cli(["dlq", "replay"], bootstrap, data).contains("replayed 1 dead letters"))
-        XCTAssertTrue(try cli(["dlq", "replay"], bootstrap, data).contains("replayed 0 dead letters; 1 already replayed"))
+        _ = try routing.cli(["mapping", "publish", work + "/reload.yaml", "--note", "add sex code X"])
+        try routing.waitForRouter("reload-test@2")
+        XCTAssertTrue(try routing.cli(["dlq", "replay"]).contains("replayed 1 dead letters"))
+        XCTAssertTrue(try routing.cli(["dlq", "replay"]).contains("replayed 0 dead letters; 1 already replayed"))
 
         let outputs = try await readCommitted("test.out", bootstrap: bootstrap, expecting: 2, timeout: .seconds(60))
         XCTAssertEqual(outputs.map { body($0)["seq"] ?? "" }.sorted(), ["K1", "K2"], "the replayed record reached its target once")
