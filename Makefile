@@ -28,6 +28,9 @@ test: deps
 # Reproduces BENCHMARKS.md.
 bench: build
 	.build/release/medbus bench produce --runs 5
+	.build/release/medbus bench hl7
+	.build/release/medbus bench map
+	.build/release/medbus bench route
 
 clean:
 	rm -rf .build

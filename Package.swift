@@ -32,15 +32,20 @@ let package = Package(
             name: "MedBusKafka",
             dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
         ),
-        // The message envelope, topic naming and topic specifications.
+        // The message envelope, topic naming and topic specifications, and the values every module shares: exact money, number-preserving JSON, SHA-256.
         .target(
             name: "MedBusCore",
             dependencies: ["MedBusKafka", .product(name: "Yams", package: "Yams")]
         ),
+        // What the SQLite-backed modules share: opening a durable WAL database, microsecond timestamps.
+        .target(
+            name: "MedBusSQLite",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // The durable SQLite store: message inbox/outbox, search, retention.
         .target(
             name: "MedBusStore",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The adapter contract: store, publish with acks=all, then acknowledge; duplicates answered from the store.
         .target(
@@ -90,12 +95,12 @@ let package = Package(
         // Mapping files: compiled once into plans that turn HL7 v2 / v3 XML / JSON into canonical JSON or HL7 v2.
         .target(
             name: "MedBusMapping",
-            dependencies: ["MedBusHL7", .product(name: "Yams", package: "Yams")]
+            dependencies: ["MedBusHL7", "MedBusCore", .product(name: "Yams", package: "Yams")]
         ),
         // The mapping registry: immutable mapping versions and the audit log in SQLite, distribution over medbus.mappings.
         .target(
             name: "MedBusRegistry",
-            dependencies: ["MedBusKafka", "CRdKafka", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MedBusKafka", "MedBusCore", "MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
         ),
         // The routing core: consume raw.* → route → produce outputs and offsets in one Kafka transaction; dead letters.
         .target(
@@ -112,12 +117,29 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // One-stop settlement: a durable saga over Kafka (saga log in SQLite), results and claims.
+        .target(
+            name: "MedBusSettlement",
+            dependencies: ["MedBusKafka", "MedBusCore", "MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
+        ),
+        // The reference insurers (NHSA platform and commercial simulators, policy engine) and the NHSA insurer adapter.
+        .target(
+            name: "MedBusInsurers",
+            dependencies: [
+                "MedBusKafka", "MedBusCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
         .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
         .executableTarget(
             name: "medbus",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusRouting", "MedBusOutbound", "CRawProducer",
+                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusRouting", "MedBusOutbound", "MedBusInsurers", "CRawProducer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -126,6 +148,7 @@ let package = Package(
         .target(name: "MedBusTestSupport", path: "Tests/Support"),
         .testTarget(name: "MedBusKafkaTests", dependencies: ["MedBusKafka", "MedBusTestSupport"]),
         .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
+        .testTarget(name: "MedBusSQLiteTests", dependencies: ["MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
         .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", "MedBusTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
@@ -146,10 +169,12 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "MedBusMappingTests", dependencies: ["MedBusMapping", "MedBusHL7"]),
+        .testTarget(name: "MedBusMappingTests", dependencies: ["MedBusMapping", "MedBusHL7", "MedBusCore"]),
         .testTarget(name: "MedBusRegistryTests", dependencies: ["MedBusRegistry", "MedBusKafka"]),
         .testTarget(name: "MedBusRoutingTests", dependencies: ["MedBusRouting", "MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusOutboundTests", dependencies: ["MedBusOutbound", "MedBusKafka", "MedBusHL7", "MedBusAdapterSDK", "MedBusTestSupport"]),
+        .testTarget(name: "MedBusSettlementTests", dependencies: ["MedBusSettlement", "MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MedBusInsurersTests", dependencies: ["MedBusInsurers", "MedBusKafka", "MedBusCore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore", "MedBusTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -63,17 +63,10 @@ public struct AdapterManifest: Sendable, Equatable {
         return number
     }
 
-    /// Every `*.yaml` manifest in a folder, sorted by file name.
+    /// Every `*.yaml` / `*.yml` manifest in a folder, sorted by file name; names must be unique
+    /// (see `ManifestFolder`).
     public static func loadAll(directory: String) throws -> [AdapterManifest] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let manifests = try names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-            .map { try load(path: (directory as NSString).appendingPathComponent($0)) }
-        var seen: [String: String] = [:]
-        for manifest in manifests {
-            if let other = seen[manifest.name] { throw ManifestError(file: manifest.file, message: "adapter name '\(manifest.name)' also used in \(other)") }
-            seen[manifest.name] = manifest.file
-        }
-        return manifests
+        try ManifestFolder.loadAll(directory: directory, kind: "adapter", name: \.name, load: load(path:))
     }
 
     /// - Throws: `ManifestError` naming the file and the field.

@@ -26,7 +26,7 @@ public final class KafkaConsumer: Sendable {
     ]
 
     let client: RDKafkaClient
-    private let buffer: MessageBuffer
+    private let buffer: MessageBuffer<KafkaConsumerMessage>
     private let state = ShutdownState()
     private let seeks = SeekRequests()
     private let rebalances = RebalanceCounter()
@@ -52,7 +52,7 @@ public final class KafkaConsumer: Sendable {
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         }
         self.client = client
-        let buffer = MessageBuffer(capacity: bufferCapacity)
+        let buffer = MessageBuffer<KafkaConsumerMessage>(capacity: bufferCapacity)
         self.buffer = buffer
         let rk = client
         let rebalances = self.rebalances
@@ -231,19 +231,7 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// The records of a consumer as an `AsyncSequence`.
-    public struct Messages: AsyncSequence, Sendable {
-        public typealias Element = KafkaConsumerMessage
-        let buffer: MessageBuffer
-
-        public func makeAsyncIterator() -> Iterator { Iterator(buffer: buffer) }
-
-        public struct Iterator: AsyncIteratorProtocol {
-            let buffer: MessageBuffer
-            public mutating func next() async throws -> KafkaConsumerMessage? {
-                try await buffer.popBatch(maxCount: 1).first
-            }
-        }
-    }
+    public typealias Messages = KafkaBufferedSequence<KafkaConsumerMessage>
 }
 
 /// Counts rebalance callbacks (on the poll thread) for readers on other threads.
@@ -262,7 +250,7 @@ private final class SeekRequests: @unchecked Sendable {
         var continuation: CheckedContinuation<Void, Error>
 
         /// Seeks (waiting for the fetcher to move), then drops what was buffered before.
-        func apply(_ handle: OpaquePointer, _ buffer: MessageBuffer) {
+        func apply(_ handle: OpaquePointer, _ buffer: MessageBuffer<KafkaConsumerMessage>) {
             let list = makePartitionList(positions)
             defer { rd_kafka_topic_partition_list_destroy(list) }
             var failure: KafkaError?

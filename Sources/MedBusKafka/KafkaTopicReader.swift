@@ -22,27 +22,20 @@ public enum KafkaTopicReader {
         let deadline = ContinuousClock.now + timeout
         return try await Blocking.run {
             let rk = client.handle
-            var md: UnsafePointer<rd_kafka_metadata>?
-            let err = rd_kafka_metadata(rk, 1, nil, &md, ms)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else { throw KafkaError(err, "read metadata of '\(topic)'") }
-            let partitionCount = (0..<Int(md.pointee.topic_cnt)).first { String(cString: md.pointee.topics[$0].topic) == topic }
-                .map { Int(md.pointee.topics[$0].partition_cnt) }
-            rd_kafka_metadata_destroy(md)
-            guard let partitionCount else { throw KafkaError(code: .unknownTopicOrPartition, message: "topic '\(topic)' does not exist") }
+            guard let partitionCount = try client.partitionCount(of: topic, timeoutMilliseconds: ms) else {
+                throw KafkaError(code: .unknownTopicOrPartition, message: "topic '\(topic)' does not exist")
+            }
 
             // Where each partition's records from `since` start, and where it ends now.
             let timestamp = Int64(since.timeIntervalSince1970 * 1000)
-            let starts = makePartitionList((0..<partitionCount).map { TopicPartitionOffset(topic: topic, partition: Int32($0), offset: timestamp) })
+            let starts = makePartitionList((0..<partitionCount).map { TopicPartitionOffset(topic: topic, partition: $0, offset: timestamp) })
             defer { rd_kafka_topic_partition_list_destroy(starts) }
             let lookup = rd_kafka_offsets_for_times(rk, starts, ms)
             guard lookup == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(lookup, "look up offsets of '\(topic)' by time") }
             var ends: [Int32: Int64] = [:]
             var assignment: [TopicPartitionOffset] = []
             for start in readPartitionList(starts) {
-                var low: Int64 = 0
-                var high: Int64 = 0
-                let werr = rd_kafka_query_watermark_offsets(rk, topic, start.partition, &low, &high, ms)
-                guard werr == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(werr, "query watermarks of \(topic)[\(start.partition)]") }
+                let (low, high) = try client.watermarks(topic: topic, partition: start.partition, timeoutMilliseconds: ms)
                 // A negative start means "no record since then" on Kafka, but "lookup by time not
                 // supported" on the embedded mock cluster. Either way read the partition's last
                 // `fallbackRecords`: everything the mock keeps, and bounded work on Kafka.
@@ -54,10 +47,7 @@ public enum KafkaTopicReader {
                 }
             }
             guard !assignment.isEmpty else { return [] }
-            let list = makePartitionList(assignment)
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            let aerr = rd_kafka_assign(rk, list)
-            guard aerr == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(aerr, "assign partitions of '\(topic)'") }
+            try client.assign(assignment)
 
             var records: [KafkaConsumerMessage] = []
             while !ends.isEmpty {

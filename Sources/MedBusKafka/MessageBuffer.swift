@@ -5,15 +5,16 @@ struct PartitionKey: Hashable {
     var partition: Int32
 }
 
-/// The bounded hand-over between a consumer's poll thread and its async readers.
+/// The bounded hand-over between a client's poll thread and its async readers: records for
+/// `KafkaConsumer`, events for `KafkaTopicFollower`.
 ///
 /// The poll thread blocks in `push` while the buffer is full (back-pressure, on its own thread);
 /// readers suspend in `popBatch` while it is empty. `finish` ends reading, optionally with an error,
 /// after the records already buffered have been read.
-final class MessageBuffer: @unchecked Sendable {
+final class MessageBuffer<Element: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private let capacity: Int
-    private var items: [KafkaConsumerMessage] = []
+    private var items: [Element] = []
     private var head = 0
     private var finished = false
     private var failure: Error?
@@ -23,8 +24,8 @@ final class MessageBuffer: @unchecked Sendable {
 
     private var count: Int { items.count - head }
 
-    /// Called from the poll thread. Blocks while full; drops the record if the buffer is finished.
-    func push(_ message: KafkaConsumerMessage) {
+    /// Called from the poll thread. Blocks while full; drops the element if the buffer is finished.
+    func push(_ message: Element) {
         let waiter: CheckedContinuation<Void, Never>? = condition.withLock {
             while count >= capacity && !finished { condition.wait() }
             guard !finished else { return nil }
@@ -34,11 +35,11 @@ final class MessageBuffer: @unchecked Sendable {
         waiter?.resume()
     }
 
-    /// Removes buffered records of revoked partitions (their new owner will read them again).
-    func drop(partitions: Set<PartitionKey>) {
+    /// Removes buffered elements (making room for a poll thread blocked in `push`).
+    func drop(where shouldDrop: (Element) -> Bool) {
         condition.withLock {
             compact()
-            items.removeAll { partitions.contains(PartitionKey(topic: $0.topic, partition: $0.partition)) }
+            items.removeAll(where: shouldDrop)
             condition.broadcast()
         }
     }
@@ -58,7 +59,7 @@ final class MessageBuffer: @unchecked Sendable {
 
     /// Waits for at least one record; returns up to `maxCount`. Returns `[]` once finished and
     /// drained, or throws the error `finish` was given.
-    func popBatch(maxCount: Int) async throws -> [KafkaConsumerMessage] {
+    func popBatch(maxCount: Int) async throws -> [Element] {
         while true {
             if let batch = try takeAvailable(maxCount: maxCount) { return batch }
             try Task.checkCancellation()
@@ -89,7 +90,7 @@ final class MessageBuffer: @unchecked Sendable {
     }
 
     /// `nil` means "nothing yet, wait".
-    private func takeAvailable(maxCount: Int) throws -> [KafkaConsumerMessage]? {
+    private func takeAvailable(maxCount: Int) throws -> [Element]? {
         try condition.withLock {
             if count > 0 {
                 let n = min(maxCount, count)
@@ -110,5 +111,29 @@ final class MessageBuffer: @unchecked Sendable {
     private func compact() {
         items.removeFirst(head)
         head = 0
+    }
+}
+
+extension MessageBuffer where Element == KafkaConsumerMessage {
+    /// Removes buffered records of revoked partitions (their new owner will read them again).
+    func drop(partitions: Set<PartitionKey>) {
+        drop { partitions.contains(PartitionKey(topic: $0.topic, partition: $0.partition)) }
+    }
+}
+
+/// What a client's poll thread has handed over (a consumer's records, a follower's events), in order, as an
+/// `AsyncSequence`. Ends once the client is closed and what was buffered has been read; throws the client's
+/// terminal error, or `CancellationError` when the reading task is cancelled.
+public struct KafkaBufferedSequence<Element: Sendable>: AsyncSequence, Sendable {
+    let buffer: MessageBuffer<Element>
+
+    public func makeAsyncIterator() -> Iterator { Iterator(buffer: buffer) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let buffer: MessageBuffer<Element>
+
+        public mutating func next() async throws -> Element? {
+            try await buffer.popBatch(maxCount: 1).first
+        }
     }
 }

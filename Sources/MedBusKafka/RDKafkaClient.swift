@@ -146,6 +146,44 @@ enum Blocking {
     }
 }
 
+// MARK: - Metadata and assignment for readers outside a group
+
+/// These wait on the network: call them on a poll thread or through `Blocking.run`.
+extension RDKafkaClient {
+    /// The number of partitions of `topic` (0 while it is being created), or nil if it does not exist.
+    ///
+    /// Asks for the metadata of all topics: a request naming a missing topic makes brokers that auto-create
+    /// topics (the embedded mock cluster among them, whatever `allow.auto.create.topics` says) create it.
+    /// - Throws: `KafkaError` if the cluster does not answer in time.
+    func partitionCount(of topic: String, timeoutMilliseconds: Int32) throws -> Int32? {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(handle, 1, nil, &metadata, timeoutMilliseconds)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err, "read metadata of '\(topic)'") }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        return (0..<Int(metadata.pointee.topic_cnt)).first { String(cString: metadata.pointee.topics[$0].topic) == topic }
+            .map { metadata.pointee.topics[$0].partition_cnt }
+    }
+
+    /// The partition's low and high watermarks: its first offset and the offset the next record will get.
+    func watermarks(topic: String, partition: Int32, timeoutMilliseconds: Int32) throws -> (low: Int64, high: Int64) {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeoutMilliseconds)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "query watermarks of \(topic)[\(partition)]") }
+        return (low, high)
+    }
+
+    /// Reads these partitions from these offsets, outside any consumer group (nothing is committed).
+    func assign(_ positions: [TopicPartitionOffset]) throws {
+        let list = makePartitionList(positions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_assign(handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(err, "assign partitions of '\(Set(positions.map(\.topic)).sorted().joined(separator: "', '"))'")
+        }
+    }
+}
+
 // MARK: - Conversions shared by the client types
 
 /// Builds an owned `rd_kafka_topic_partition_list_t`; the caller destroys it.

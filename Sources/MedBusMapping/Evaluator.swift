@@ -1,3 +1,4 @@
+import MedBusCore
 import MedBusHL7
 
 /// Evaluates compiled rules and conditions against one parsed message.

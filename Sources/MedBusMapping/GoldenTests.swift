@@ -1,4 +1,5 @@
 import Foundation
+import MedBusCore
 import Yams
 
 /// The outcome of one golden test file (or one `--sample` run).

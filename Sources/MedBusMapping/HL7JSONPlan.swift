@@ -1,3 +1,4 @@
+import MedBusCore
 import MedBusHL7
 
 /// A json target of an hl7v2 mapping, compiled into a plan that writes each record's bytes straight from

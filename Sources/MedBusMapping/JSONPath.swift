@@ -1,3 +1,5 @@
+import MedBusCore
+
 /// JSON paths as mappings write them: `$` (root) or `@` (current `each` element), then `.name`,
 /// `['name']`, `[index]` (from 0) and, in `each` selectors, `[*]`.
 struct JSONPath: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import MedBusCore
 
 /// The JSON Schema subset the canonical schemas use, compiled once per schema file: `type` (integer and
 /// number accept decimal text), `properties`, `required`, `additionalProperties` (boolean), `items`,

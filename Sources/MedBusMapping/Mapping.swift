@@ -1,4 +1,5 @@
 import Foundation
+import MedBusCore
 import MedBusHL7
 
 /// A compiled mapping: compile once (at publish or load time), apply to any number of records from any

@@ -1,3 +1,4 @@
+import MedBusCore
 import MedBusHL7
 
 /// The active mappings. Each input is parsed once, in the format its first bytes announce, and every

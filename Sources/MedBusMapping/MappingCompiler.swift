@@ -1,4 +1,5 @@
 import Foundation
+import MedBusCore
 import MedBusHL7
 import Yams
 

@@ -1,4 +1,5 @@
 import Foundation
+import MedBusCore
 import MedBusHL7
 
 // The compiled form of a mapping file: everything a message needs is resolved here once (paths parsed,

@@ -1,4 +1,5 @@
 import Foundation
+import MedBusCore
 import Yams
 
 /// `medbus mapping validate`: every problem in the given files, as `file:line:column: message`.

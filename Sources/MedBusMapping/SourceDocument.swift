@@ -1,3 +1,4 @@
+import MedBusCore
 import MedBusHL7
 
 /// A parsed input: parsed once by the catalog, read by every mapping that applies to it.

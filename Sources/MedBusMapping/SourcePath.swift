@@ -1,3 +1,4 @@
+import MedBusCore
 import MedBusHL7
 
 /// A terser path as plain integers, its segment id packed as `HL7Source` indexes it (compared as one

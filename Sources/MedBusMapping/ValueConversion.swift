@@ -1,3 +1,5 @@
+import MedBusCore
+
 /// The `type:` modifier: a source value → the canonical JSON form, or nil when it cannot be that type.
 enum ValueConversion {
     static func convert(_ value: JSONValue, to type: ValueType, time: TimeConversion) -> JSONValue? {

@@ -1,3 +1,4 @@
+import MedBusCore
 import Yams
 
 /// Reading YAML nodes with positions, and YAML scalars as JSON values under the YAML 1.2 core schema

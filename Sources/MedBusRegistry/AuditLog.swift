@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 /// One operator action, as the audit log keeps it.
 public struct AuditEntry: Sendable, Hashable {

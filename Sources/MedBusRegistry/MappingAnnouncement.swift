@@ -1,4 +1,5 @@
 import Foundation
+import MedBusSQLite
 
 /// The record a router receives on `medbus.mappings`: key = the mapping name (UTF-8), value = this JSON.
 ///

@@ -13,9 +13,9 @@ import MedBusKafka
 /// a compacted topic of a few hundred records from the beginning is cheap. Records that are damaged (digest
 /// mismatch, not an announcement) are skipped with an error log, and the previous version stays active.
 ///
-/// Each iterator has its own Kafka client on its own thread; it is closed when the iteration ends (the task is
-/// cancelled, or the iterator is dropped). Iteration throws only when the client fails fatally or the topic
-/// disappears; unreachable brokers are retried indefinitely.
+/// Each iterator has its own `KafkaTopicFollower` (a Kafka client on its own thread); it is closed when the
+/// iteration ends (the task is cancelled, or the iterator is dropped). Iteration throws only when the client fails
+/// fatally or the topic disappears; unreachable brokers are retried indefinitely.
 public struct MappingFeed: AsyncSequence, Sendable {
     public typealias Element = [String: MappingVersion]
 
@@ -32,15 +32,62 @@ public struct MappingFeed: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> Iterator {
         let (stream, continuation) = AsyncThrowingStream<Element, any Error>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let reader = MappingFeedReader(kafka: kafka, topic: topic, logger: logger) { event in
+        var config = kafka
+        if config.properties["client.id"] == nil { config.properties["client.id"] = "medbus-mapping-feed" }
+        let task = Task { [topic, logger, config] in
+            let follower: KafkaTopicFollower
+            do {
+                follower = try KafkaTopicFollower(config: config, topic: topic, logger: logger)
+            } catch {
+                return continuation.finish(throwing: error)
+            }
+            do {
+                try await Self.follow(follower, logger: logger) { continuation.yield($0) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+            await follower.close()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return Iterator(base: stream.makeAsyncIterator())
+    }
+
+    /// Applies the follower's records to the active set and yields the set: once the topic's content as of the
+    /// start has been read (or the topic was found missing), then on each change.
+    private static func follow(_ follower: KafkaTopicFollower, logger: Logger,
+                               yield: ([String: MappingVersion]) -> Void) async throws {
+        var set = ActiveMappingSet()
+        var synced = false
+        for try await event in follower.events {
             switch event {
-            case .active(let set): continuation.yield(set)
-            case .failed(let error): continuation.finish(throwing: error)
+            case .topicMissing:
+                guard !synced else { continue }
+                synced = true
+                logger.info("mappings topic does not exist yet: no mappings active", metadata: ["topic": "\(follower.topic)"])
+                yield([:])
+            case .caughtUp:
+                guard !synced else { continue }
+                synced = true
+                logger.info("mappings loaded", metadata: ["topic": "\(follower.topic)", "mappings": "\(set.snapshot.count)"])
+                yield(set.snapshot)
+            case .record(let record):
+                switch set.apply(key: record.key, value: record.value) {
+                case .changed:
+                    let name = record.keyString ?? "?"
+                    let active = set.snapshot[name]
+                    logger.info("mapping activated", metadata: [
+                        "mapping": "\(name)", "version": "\(active.map { String($0.version) } ?? "retired")",
+                        "digest": "\(active.map { String($0.digest.prefix(12)) } ?? "-")",
+                    ])
+                    if synced { yield(set.snapshot) }
+                case .unchanged:
+                    break
+                case .rejected(let reason):
+                    logger.error("ignoring mappings record", metadata: ["partition": "\(record.partition)", "offset": "\(record.offset)", "reason": "\(reason)"])
+                }
             }
         }
-        continuation.onTermination = { _ in reader.stop() }
-        reader.start()
-        return Iterator(base: stream.makeAsyncIterator())
     }
 
     public struct Iterator: AsyncIteratorProtocol {

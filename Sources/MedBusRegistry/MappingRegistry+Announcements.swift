@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 extension MappingRegistry {
     /// The mappings whose current activation has not been announced to routers yet, oldest activation first.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 extension MappingRegistry {
     /// Publishes `content` as the next version of `name` (1 for a new name) and makes it active.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 extension MappingRegistry {
     /// Every version of `name`, oldest first (which one is active when: `history(name:)`).

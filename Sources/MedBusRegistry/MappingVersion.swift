@@ -1,4 +1,5 @@
 import Foundation
+import MedBusCore
 
 /// One immutable, numbered version of a mapping.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 /// The registry's SQLite file, shared by `MappingRegistry` and `AuditLog`: one `DatabasePool` in WAL mode with
 /// `synchronous=FULL`, so once a publish returns it survives a crash or a power loss.
@@ -23,24 +24,14 @@ final class RegistryDatabase: Sendable {
     }
 
     /// Opens (creating if missing) `directory/registry.sqlite`, checks it with `PRAGMA quick_check` and applies
-    /// pending migrations.
+    /// pending migrations (see `DurableDatabase.openPool`).
     static func open(directory: URL) throws -> RegistryDatabase {
-        try ensureWritable(directory: directory)
-        let path = directory.appendingPathComponent(fileName).path
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.writeWithoutTransaction { db in
-                // GRDB uses synchronous=NORMAL with WAL, which may lose the last commits on power loss. Only the
-                // writer connection commits, so setting FULL here is enough.
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                if let problem = try quickCheckProblem(db) {
-                    throw RegistryError.corrupt(path: path, detail: problem)
-                }
-            }
-            try RegistrySchema.migrator.migrate(pool)
-            return RegistryDatabase(path: path, pool: pool)
+            let pool = try DurableDatabase.openPool(
+                directory: directory.path, fileName: fileName, configuration: configuration, migrator: RegistrySchema.migrator)
+            return RegistryDatabase(path: pool.path, pool: pool)
         } catch {
-            throw RegistryError(error, path: path)
+            throw RegistryError(error)
         }
     }
 
@@ -69,7 +60,7 @@ final class RegistryDatabase: Sendable {
     }
 
     func quickCheck() throws -> String? {
-        try read { try Self.quickCheckProblem($0) }
+        try read { try DurableDatabase.quickCheckProblem($0) }
     }
 
     private func translatingErrors<T>(_ body: () throws -> T) throws -> T {
@@ -83,30 +74,6 @@ final class RegistryDatabase: Sendable {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.foreignKeysEnabled = true
         return configuration
-    }
-
-    /// Checks up front, so a bad directory is reported as such instead of as an SQLite open error.
-    private static func ensureWritable(directory: URL) throws {
-        let files = FileManager.default
-        let probe = directory.appendingPathComponent(".medbus-registry-probe-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)").path
-        do {
-            try files.createDirectory(at: directory, withIntermediateDirectories: true)
-            guard files.createFile(atPath: probe, contents: Data()) else {
-                throw RegistryError.directoryNotWritable(path: directory.path)
-            }
-            try files.removeItem(atPath: probe)
-        } catch {
-            throw RegistryError.directoryNotWritable(path: directory.path)
-        }
-    }
-
-    /// SQLite's first complaint as one line, or nil if `PRAGMA quick_check` says "ok".
-    private static func quickCheckProblem(_ db: Database) throws -> String? {
-        let verdict = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "quick_check returned nothing"
-        guard verdict != "ok" else { return nil }
-        let problems = verdict.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("***") }
-        guard let first = problems.first else { return verdict }
-        return problems.count == 1 ? String(first) : "\(first) (and \(problems.count - 1) more problems)"
     }
 }
 

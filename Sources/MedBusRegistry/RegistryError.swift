@@ -1,4 +1,4 @@
-import GRDB
+import MedBusSQLite
 
 /// Every failure the mapping registry reports, with a message an operator can act on.
 ///
@@ -56,23 +56,6 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-extension RegistryError {
-    /// Translates an error thrown by GRDB or SQLite for the database at `path`.
-    ///
-    /// Only the result code and SQLite's message are kept: GRDB's own description quotes the SQL and could quote
-    /// bound arguments, which include mapping content.
-    init(_ error: any Error, path: String) {
-        switch error {
-        case let error as RegistryError:
-            self = error
-        case let error as DatabaseError:
-            let detail = "SQLite \(error.extendedResultCode.rawValue): \(error.message ?? "no message")"
-            switch error.resultCode {
-            case .SQLITE_CORRUPT, .SQLITE_NOTADB: self = .corrupt(path: path, detail: detail)
-            default: self = .sqlite(detail)
-            }
-        default:
-            self = .sqlite(String(describing: error))
-        }
-    }
-}
+/// GRDB's and SQLite's errors become `RegistryError(error, path:)` (see `SQLiteFailure`): only the result code and
+/// SQLite's message are kept, because bound arguments include mapping content.
+extension RegistryError: SQLiteFailureTranslatable {}

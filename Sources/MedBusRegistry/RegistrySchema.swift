@@ -14,7 +14,7 @@ enum RegistrySchema {
     }
 
     /// STRICT rejects values of the wrong type. `content` comes last so that listing versions without content
-    /// never walks its overflow pages. Timestamps are microseconds since 1970 (Timestamps.swift).
+    /// never walks its overflow pages. Timestamps are microseconds since 1970 (`Date.storedMicroseconds` in MedBusSQLite).
     ///
     /// `mapping_activations.sequence` is AUTOINCREMENT so a sequence number is never reused, even if rows were
     /// ever removed by hand: routers compare sequences to decide which announcement is newer.

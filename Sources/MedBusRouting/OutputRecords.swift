@@ -3,20 +3,29 @@ import MedBusKafka
 
 /// Header names the routing core writes. Part of the contract with downstream consumers and
 /// operators' tools (dead-letter inspection and replay), like `MessageEnvelope.Header`.
-enum RoutingHeader {
-    static let mappingVersion = "medbus-mapping-version"
-    static let sourceTopic = "medbus-source-topic"
-    static let sourcePartition = "medbus-source-partition"
-    static let sourceOffset = "medbus-source-offset"
+public enum RoutingHeader {
+    public static let mappingVersion = "medbus-mapping-version"
+    public static let sourceTopic = "medbus-source-topic"
+    public static let sourcePartition = "medbus-source-partition"
+    public static let sourceOffset = "medbus-source-offset"
     /// Position of the output among its input's outputs: with the source position it names one
     /// output uniquely, which is how the in-doubt scan recognises one already written.
-    static let outputIndex = "medbus-output-index"
-    static let errorReason = "medbus-error-reason"
-    static let errorMapping = "medbus-error-mapping"
-    static let errorMappingVersion = "medbus-error-mapping-version"
-    static let errorRule = "medbus-error-rule"
-    static let errorMessage = "medbus-error-message"
-    static let deadLetteredAt = "medbus-dead-lettered-at"
+    public static let outputIndex = "medbus-output-index"
+    public static let errorReason = "medbus-error-reason"
+    public static let errorMapping = "medbus-error-mapping"
+    public static let errorMappingVersion = "medbus-error-mapping-version"
+    public static let errorRule = "medbus-error-rule"
+    public static let errorMessage = "medbus-error-message"
+    public static let deadLetteredAt = "medbus-dead-lettered-at"
+
+    /// The record a dead letter was made from: same key, value and envelope headers, on its source
+    /// topic, without the headers the core added, so routing it again treats it as new. `nil` when
+    /// the dead letter does not name its source topic.
+    public static func original(of deadLetter: KafkaConsumerMessage) -> KafkaProducerMessage? {
+        guard let topic = deadLetter.headers.string(sourceTopic) else { return nil }
+        return KafkaProducerMessage(topic: topic, key: deadLetter.key, value: deadLetter.value,
+                                    headers: deadLetter.headers.filter { !deadLetterOwned.contains($0.key) })
+    }
 
     /// Envelope headers every output inherits from its input unless the router set them.
     static let inherited = [

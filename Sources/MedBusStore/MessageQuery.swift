@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 /// A search over stored messages. Every filter is optional and they combine with AND; results come newest
 /// first by `receivedAt`. Each filter is an index lookup (see StoreSchema.swift).

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 /// What `prune` did. Sizes are of the database file plus its WAL, in bytes.
 public struct PruneResult: Sendable, Equatable {

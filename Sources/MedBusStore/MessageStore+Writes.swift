@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 extension MessageStore {
     /// Stores a message; returns once the row is committed (fsynced), so the sender may be acknowledged.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 /// The durable store: every inbound message is committed here before it goes to Kafka and before the sender
 /// is acknowledged (inbox/outbox), and operators search it.
@@ -29,33 +30,25 @@ public final class MessageStore: Sendable {
 
     /// Opens the store in `directory`, creating the directory and the database (`medbus.sqlite`) if missing,
     /// checking the file with `PRAGMA quick_check` (which reads the whole file: seconds for gigabytes) and
-    /// applying pending migrations.
+    /// applying pending migrations (see `DurableDatabase.openPool`).
     ///
     /// - Throws: `StoreError.directoryNotWritable` if the directory cannot be created or written to;
     ///   `StoreError.corrupt` if the file is not an SQLite database or fails the check; `StoreError.sqlite`
     ///   otherwise (a migration failed, the file is locked by another process for longer than the busy timeout).
     public static func open(directory: String) throws -> MessageStore {
-        try ensureWritable(directory: directory)
-        let path = URL(fileURLWithPath: directory).appendingPathComponent("medbus.sqlite").path
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.writeWithoutTransaction { db in
-                // GRDB sets synchronous=NORMAL with WAL, which may lose the last commits on power loss;
-                // FULL syncs the WAL at every commit. Only the writer connection commits, so setting it here
-                // is enough.
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                try db.execute(sql: "PRAGMA journal_size_limit = \(walSizeLimit)")
-                // Each group-commit write runs in a savepoint, whose undo journal otherwise goes to a temporary
-                // file: measured at ~40 µs per insert, twice the cost of the insert itself.
-                try db.execute(sql: "PRAGMA temp_store = MEMORY")
-                if let problem = try quickCheckProblem(db) {
-                    throw StoreError.corrupt(path: path, detail: problem)
-                }
-            }
-            try StoreSchema.migrator.migrate(pool)
-            return MessageStore(databasePath: path, pool: pool)
+            let pool = try DurableDatabase.openPool(
+                directory: directory, fileName: "medbus.sqlite", configuration: configuration,
+                pragmas: [
+                    "journal_size_limit = \(walSizeLimit)",
+                    // Each group-commit write runs in a savepoint, whose undo journal otherwise goes to a temporary
+                    // file: measured at ~40 µs per insert, twice the cost of the insert itself.
+                    "temp_store = MEMORY",
+                ],
+                migrator: StoreSchema.migrator)
+            return MessageStore(databasePath: pool.path, pool: pool)
         } catch {
-            throw StoreError(error, path: path)
+            throw StoreError(error)
         }
     }
 
@@ -72,7 +65,7 @@ public final class MessageStore: Sendable {
 
     /// Runs `PRAGMA quick_check` (every page and record, not index contents): true if the database is sound.
     public func integrityCheck() throws -> Bool {
-        try read { db in try Self.quickCheckProblem(db) == nil }
+        try read { db in try DurableDatabase.quickCheckProblem(db) == nil }
     }
 
     private static var configuration: Configuration {
@@ -89,32 +82,6 @@ public final class MessageStore: Sendable {
             }
         }
         return configuration
-    }
-
-    /// Checks up front, so that a bad directory is reported as such instead of as an SQLite open error.
-    private static func ensureWritable(directory: String) throws {
-        let files = FileManager.default
-        let probe = URL(fileURLWithPath: directory)
-            .appendingPathComponent(".medbus-write-probe-\(ProcessInfo.processInfo.processIdentifier)").path
-        do {
-            try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            guard files.createFile(atPath: probe, contents: Data()) else {
-                throw StoreError.directoryNotWritable(path: directory)
-            }
-            try files.removeItem(atPath: probe)
-        } catch {
-            throw StoreError.directoryNotWritable(path: directory)
-        }
-    }
-
-    /// SQLite's first complaint as one line, or nil if `PRAGMA quick_check` says "ok".
-    private static func quickCheckProblem(_ db: Database) throws -> String? {
-        let verdict = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "quick_check returned nothing"
-        guard verdict != "ok" else { return nil }
-        // The verdict is a "*** in database main ***" header followed by one line per problem.
-        let problems = verdict.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("***") }
-        guard let first = problems.first else { return verdict }
-        return problems.count == 1 ? String(first) : "\(first) (and \(problems.count - 1) more problems)"
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 /// A stored message without its payloads: what a search returns, so listing thousands of rows never reads
 /// the message bodies.

@@ -1,4 +1,4 @@
-import GRDB
+import MedBusSQLite
 
 /// Every failure the store reports. Cases carry paths and message ids only: SQL text, bound arguments and
 /// payload bytes never reach an error, because errors end up in logs and patient data must not.
@@ -32,25 +32,6 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-extension StoreError {
-    /// Translates an error thrown by GRDB or SQLite for the database at `path`.
-    ///
-    /// Only the result code and SQLite's message are kept: GRDB's own description would quote the SQL
-    /// statement, and a future configuration change could make it quote the arguments too.
-    init(_ error: any Error, path: String) {
-        switch error {
-        case let error as StoreError:
-            self = error
-        case let error as DatabaseError:
-            let detail = "SQLite \(error.extendedResultCode.rawValue): \(error.message ?? "no message")"
-            switch error.resultCode {
-            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
-                self = .corrupt(path: path, detail: detail)
-            default:
-                self = .sqlite(detail)
-            }
-        default:
-            self = .sqlite(String(describing: error))
-        }
-    }
-}
+/// GRDB's and SQLite's errors become `StoreError(error, path:)` (see `SQLiteFailure`): only the result code and
+/// SQLite's message are kept, because SQL text, bound arguments and payload bytes must never reach an error.
+extension StoreError: SQLiteFailureTranslatable {}

@@ -17,7 +17,7 @@ enum StoreSchema {
     ///
     /// STRICT makes SQLite reject a value of the wrong type instead of storing it. `payload` and `ack_payload`
     /// come last so that reading the other columns (a search) never walks through the payload bytes or their
-    /// overflow pages. Timestamps are microseconds since 1970 (see Timestamps.swift).
+    /// overflow pages. Timestamps are microseconds since 1970 (see `Date.storedMicroseconds` in MedBusSQLite).
     ///
     /// Indexes: each search filter is an index lookup, and each index ends in `received_at` so "newest first"
     /// is read straight off the index. The `(source, source_message_id)` index is partial, because many

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusSQLite
 
 /// One message as the store keeps it: the bytes exactly as received, plus where it is in its life.
 ///

@@ -13,12 +13,20 @@ extension BenchCommand {
         static let configuration = CommandConfiguration(abstract: "Routing msgs/s (consume → map → transactional produce) vs raw C librdkafka produce of the same payloads.")
 
         @Option(help: "Raw records per run.") var messages: Int = 50_000
-        @Option(help: "Partitions of the raw and target topics.") var partitions: Int = 12
+        @Option(help: "Partitions of the raw and target topics (the embedded cluster keeps ~5 MiB per partition).") var partitions: Int = 24
         @Option(help: "Distinct patients (keys).") var keys: Int = 1000
         @Option(help: "Runs; medians are reported.") var runs: Int = 3
         @Option(help: "The mapping applied.") var mapping: String = "Mappings/his/adt-patient-encounter.yaml"
         @Option(help: "The raw message (HL7 v2) routed.") var sample: String = "Adapters/samples/adt_a01.hl7"
         @Option(help: "Also write the result table to this Markdown file.") var output: String?
+
+        func validate() throws {
+            guard messages > 0, partitions > 0, keys > 0, runs > 0 else { throw ValidationError("all counts must be positive") }
+            // Outputs run to ~1.5 KiB; past ~4 MiB a partition of the embedded cluster drops records.
+            guard messages * 1_536 / partitions < 4 * 1024 * 1024 else {
+                throw ValidationError("messages × ~1.5 KiB / partitions must stay under 4 MiB, or the embedded cluster drops records; add partitions")
+            }
+        }
 
         func run() async throws {
             let compiled: Mapping

@@ -3,6 +3,7 @@ import Foundation
 import MedBusCore
 import MedBusKafka
 import MedBusRegistry
+import MedBusRouting
 
 /// `medbus dlq list|show|replay`: inspect dead letters and re-drive them through the current
 /// mappings once the cause is fixed (a code added, a mapping corrected).
@@ -27,7 +28,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             } catch let error as KafkaError {
                 throw CommandFailure("cannot read \(topic): \(error.message)")
             }
-            return records.filter { reason == nil || $0.headers.string(DeadLetterHeader.reason) == reason }
+            return records.filter { reason == nil || $0.headers.string(RoutingHeader.errorReason) == reason }
         }
     }
 
@@ -43,10 +44,10 @@ struct DeadLetterCommand: AsyncParsableCommand {
             for record in records {
                 let h = record.headers
                 print([
-                    "\(record.partition):\(record.offset)", h.string(DeadLetterHeader.reason) ?? "-",
-                    [h.string(DeadLetterHeader.mapping), h.string(DeadLetterHeader.mappingVersion)].compactMap { $0 }.joined(separator: "@"),
-                    h.string(DeadLetterHeader.rule) ?? "-", h.string(MessageEnvelope.Header.source) ?? "-",
-                    h.string(MessageEnvelope.Header.id) ?? "-", h.string(DeadLetterHeader.message) ?? "-",
+                    "\(record.partition):\(record.offset)", h.string(RoutingHeader.errorReason) ?? "-",
+                    [h.string(RoutingHeader.errorMapping), h.string(RoutingHeader.errorMappingVersion)].compactMap { $0 }.joined(separator: "@"),
+                    h.string(RoutingHeader.errorRule) ?? "-", h.string(MessageEnvelope.Header.source) ?? "-",
+                    h.string(MessageEnvelope.Header.id) ?? "-", h.string(RoutingHeader.errorMessage) ?? "-",
                 ].joined(separator: "\t"))
             }
             print("\(records.count) dead letters")
@@ -101,7 +102,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             for record in records {
                 let object = "\(selection.topic)/\(record.partition)/\(record.offset)"
                 if try registry.auditLog.contains(action: "dlq.replay", object: object) { skipped += 1; continue }
-                guard let original = DeadLetterHeader.original(of: record) else {
+                guard let original = RoutingHeader.original(of: record) else {
                     printError("\(object): no source topic recorded; skipped")
                     continue
                 }
@@ -132,24 +133,4 @@ struct DeadLetterPosition {
     }
 
     func matches(_ record: KafkaConsumerMessage) -> Bool { record.partition == partition && record.offset == offset }
-}
-
-/// The headers the routing core adds to a dead letter (see MedBusRouting), and how to rebuild the
-/// record it came from.
-enum DeadLetterHeader {
-    static let reason = "medbus-error-reason"
-    static let mapping = "medbus-error-mapping"
-    static let mappingVersion = "medbus-error-mapping-version"
-    static let rule = "medbus-error-rule"
-    static let message = "medbus-error-message"
-    static let sourceTopic = "medbus-source-topic"
-
-    /// The original record: same key, value and envelope headers, on its source topic; the error
-    /// and position headers are dropped so the router sees a fresh raw record.
-    static func original(of record: KafkaConsumerMessage) -> KafkaProducerMessage? {
-        guard let topic = record.headers.string(sourceTopic) else { return nil }
-        let headers = record.headers.filter { !$0.key.hasPrefix("medbus-error-") && !$0.key.hasPrefix("medbus-source-topic")
-            && !$0.key.hasPrefix("medbus-source-partition") && !$0.key.hasPrefix("medbus-source-offset") && $0.key != "medbus-dead-lettered-at" }
-        return KafkaProducerMessage(topic: topic, key: record.key, value: record.value, headers: headers)
-    }
 }

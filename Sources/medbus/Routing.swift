@@ -134,7 +134,7 @@ struct MappingRouter: MessageRouter {
                     KafkaHeader(key: MessageEnvelope.Header.correlationId, string: input[MessageEnvelope.Header.correlationId] ?? inputID),
                     KafkaHeader(key: MessageEnvelope.Header.contentType, string: record.contentType),
                     KafkaHeader(key: MessageEnvelope.Header.messageType, string: record.target),
-                    KafkaHeader(key: "medbus-mapping-version", string: "\(record.mapping)@\(record.version ?? 0)"),
+                    KafkaHeader(key: RoutingHeader.mappingVersion, string: "\(record.mapping)@\(record.version ?? 0)"),
                 ]
             )
         }

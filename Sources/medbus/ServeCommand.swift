@@ -6,6 +6,7 @@ import MedBusCore
 import MedBusKafka
 import Logging
 import MedBusOutbound
+import MedBusRegistry
 import MedBusStore
 
 /// `medbus serve`: the main job. Opens the store, connects to Kafka (or starts the embedded
@@ -76,11 +77,14 @@ struct ServeCommand: AsyncParsableCommand {
         defer { if embedded != nil { try? FileManager.default.removeItem(atPath: store.embeddedBootstrapFile) } }
 
         let admin = try await connect(config)
-        // Each adapter's raw topic too, so a hospital's first message has somewhere to go.
-        let adapterTopics = try Set(manifests.map { try $0.rawTopic }).sorted().map { NewTopic(name: $0, partitions: 24, replicationFactor: 3) }
-            // and each destination's topic, so its dispatcher can subscribe before the first record.
-            + Set(destinationManifests.map(\.topic)).subtracting(topicSpecs.map(\.name)).sorted().map { NewTopic(name: $0, partitions: 12, replicationFactor: 3) }
-        for (topic, outcome) in try await TopicProvisioner(admin: admin, embedded: embedded).apply(topicSpecs + adapterTopics) {
+        // Topics this process needs beyond the topics file: the mapping registry's, each adapter's
+        // raw topic (so a hospital's first message has somewhere to go) and each destination's (so
+        // its dispatcher can subscribe before the first record).
+        let listed = Set(topicSpecs.map(\.name))
+        var ownTopics = [MappingDistribution.topicSpec()]
+        ownTopics += try Set(manifests.map { try $0.rawTopic }).sorted().map { NewTopic(name: $0, partitions: 24, replicationFactor: 3) }
+        ownTopics += Set(destinationManifests.map(\.topic)).sorted().map { NewTopic(name: $0, partitions: 12, replicationFactor: 3) }
+        for (topic, outcome) in try await TopicProvisioner(admin: admin, embedded: embedded).apply(topicSpecs + ownTopics.filter { !listed.contains($0.name) }) {
             logger.info("topic", metadata: ["topic": "\(topic)", "outcome": "\(outcome)"])
         }
         let producer = try KafkaProducer(config: AdapterHost.producerConfig(config), logger: Log.logger("medbus.kafka.producer"))

@@ -44,11 +44,13 @@ final class MedBusProcess: @unchecked Sendable {
     var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
     var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
 
-    /// Waits until `condition` holds for the output so far, or fails after `timeout`.
-    func waitForOutput(timeout: TimeInterval = 60, _ condition: (String) -> Bool) throws {
+    /// Waits until `condition` holds for the output so far (standard error's with `errors`), or
+    /// fails after `timeout`.
+    func waitForOutput(timeout: TimeInterval = 60, errors: Bool = false, _ condition: (String) -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
-        while !condition(stdout) {
-            guard Date() < deadline, process.isRunning || condition(stdout) else {
+        var output: String { errors ? stderr : stdout }
+        while !condition(output) {
+            guard Date() < deadline, process.isRunning || condition(output) else {
                 throw NSError(domain: "medbus", code: 1, userInfo: [NSLocalizedDescriptionKey: "output condition not met; stdout: \(stdout.suffix(500)) stderr: \(stderr.suffix(1500))"])
             }
             Thread.sleep(forTimeInterval: 0.05)

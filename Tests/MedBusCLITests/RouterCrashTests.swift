@@ -41,9 +41,9 @@ final class RouterCrashTests: XCTestCase {
         for round in 0..<Self.kills {
             try await produce(round * chunk ..< (round + 1) * chunk)
             let router = try startRouter()
-            try router.waitForOutput(timeout: 60) { $0.contains("routing with") }
-            // Anywhere from before the group join completes (~3 s) to mid-batch.
-            try await Task.sleep(for: .milliseconds(Int.random(in: 500...4_500, using: &rng)))
+            // Once it owns partitions: during its in-doubt scan, mid-batch or between batches.
+            try router.waitForOutput(timeout: 90, errors: true) { $0.contains("partitions assigned") }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...1_500, using: &rng)))
             router.signal(SIGKILL)
             XCTAssertEqual(router.wait(), SIGKILL, "round \(round): killed, not exited: \(router.stderr.suffix(800))")
         }

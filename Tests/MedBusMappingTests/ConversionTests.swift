@@ -1,3 +1,4 @@
+import MedBusCore
 import XCTest
 
 @testable import MedBusMapping

@@ -1,14 +1,14 @@
 /// Writes `JSONValue`s: compact into a byte buffer (the hot path: no intermediate Strings), or pretty with
 /// sorted keys for diffs people read.
-enum JSONWriter {
-    static func compact(_ value: JSONValue) -> [UInt8] {
+public enum JSONWriter {
+    public static func compact(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         write(value, into: &out)
         return out
     }
 
-    static func write(_ value: JSONValue, into out: inout [UInt8]) {
+    public static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -33,7 +33,7 @@ enum JSONWriter {
         }
     }
 
-    static func writeString(_ s: String, into out: inout [UInt8]) {
+    public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { writeEscaped($0, into: &out) }
@@ -42,7 +42,7 @@ enum JSONWriter {
 
     /// The bytes of a JSON string's content: runs that need no escape are copied whole (most values are
     /// one run), `"` `\\` and control characters are escaped.
-    static func writeEscaped(_ buffer: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+    public static func writeEscaped(_ buffer: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         var runStart = 0
         for (i, byte) in buffer.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<i]))
@@ -62,7 +62,7 @@ enum JSONWriter {
     }
 
     /// Two-space indentation, keys sorted, one member per line: stable for line diffs.
-    static func pretty(_ value: JSONValue) -> String {
+    public static func pretty(_ value: JSONValue) -> String {
         var out: [UInt8] = []
         writePretty(value, indent: 0, into: &out)
         return String(decoding: out, as: UTF8.self)

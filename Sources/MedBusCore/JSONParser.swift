@@ -1,18 +1,21 @@
 /// A strict RFC 8259 parser into `JSONValue`. Numbers are validated and kept as text; strings are
 /// unescaped, surrogate pairs joined, lone surrogates and invalid UTF-8 rejected. Depth is limited so a
-/// hostile payload cannot exhaust the stack.
-struct JSONParser {
-    struct Failure: Error, Sendable {
-        var offset: Int
-        var message: String
+/// hostile payload cannot exhaust the stack. A UTF-8 byte order mark is skipped.
+public struct JSONParser {
+    /// Where and why parsing stopped: a byte offset and a fixed reason; never quotes the input.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var offset: Int
+        public var message: String
+
+        public var description: String { "invalid JSON at byte \(offset): \(message)" }
     }
 
-    static let maximumDepth = 256
+    public static let maximumDepth = 256
 
     private let bytes: [UInt8]
     private var position = 0
 
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         // Tolerate a UTF-8 byte order mark, which some HTTP clients send.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.position = 3 }
@@ -23,7 +26,7 @@ struct JSONParser {
         return value
     }
 
-    static func parse(_ text: String) throws(Failure) -> JSONValue { try parse(Array(text.utf8)) }
+    public static func parse(_ text: String) throws(Failure) -> JSONValue { try parse(Array(text.utf8)) }
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
 

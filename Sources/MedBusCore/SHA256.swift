@@ -1,11 +1,13 @@
-/// SHA-256 (FIPS 180-4), for the digest that identifies a mapping version's content.
+/// SHA-256 (FIPS 180-4): the digest that identifies a mapping version's content (MedBusRegistry) and the
+/// NHSA gateway's `x-tif-signature` (MedBusInsurers).
 ///
 /// Foundation on Linux has no CryptoKit, and the digest is computed once per publish and once per
-/// received announcement, so a small portable implementation beats another package dependency.
+/// received announcement (and once per signed platform request), so a small portable implementation beats
+/// another package dependency.
 /// Checked against the FIPS test vectors in the tests.
-enum SHA256 {
+public enum SHA256 {
     /// The lowercase hex digest of `bytes`.
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(64)
@@ -16,7 +18,8 @@ enum SHA256 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func digest(_ bytes: [UInt8]) -> [UInt8] {
+    /// The 32-byte digest of `bytes`.
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [
             0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
         ]

@@ -1,0 +1,276 @@
+import Foundation
+import MedBusCore
+
+/// The simulated national platform's state and transaction logic, without HTTP (see
+/// `NHSASimulatorServer`): sign-ins, uploaded fee lines, the settlement ledger, per-person annual
+/// accumulators, and the responses already given, by msgid.
+///
+/// **Idempotent by msgid**: a request whose msgid was already processed gets the stored response
+/// again and changes nothing. Requests refused before processing (bad envelope, expired sign_no,
+/// injected decline or system error) are not stored, so their retry is processed normally.
+/// A 2601 reversal removes the stored response of the msgid it reverses, so the orchestrator's
+/// retry with that same msgid is processed afresh.
+public actor NHSAPlatformSimulator {
+    public let calculator: PolicyCalculator
+    public let persons: PersonDirectory
+    /// Refuse requests whose sign_no did not come from 9001 (or was expired through `expireSignIns`).
+    public let requireSignIn: Bool
+    /// Area code written into inf_refmsgid, setl_id and clr_optins.
+    public let areaCode: String
+
+    private var signIns: Set<String> = []
+    private var responses: [String: JSONValue] = [:]
+    private var uploads: [String: [UploadedLine]] = [:]
+    private var ledger: [LedgerEntry] = []
+    private var accumulators: [String: Accumulators] = [:]
+    private var sequence = 0
+
+    struct UploadedLine {
+        var line: FeeLine
+        var psnNo: String
+        var chrgBchno: String
+        var cnt: String
+        var pric: String
+        var msgid: String
+        /// The settlement that consumed it, while that settlement stands.
+        var setlId: String?
+    }
+
+    public init(policy: BasicInsurancePolicy, persons: PersonDirectory, requireSignIn: Bool = true, areaCode: String = "370100") {
+        self.calculator = PolicyCalculator(policy: policy)
+        self.persons = persons
+        self.requireSignIn = requireSignIn
+        self.areaCode = areaCode
+    }
+
+    // MARK: - Entry point
+
+    /// Processes one request. `failAfterRecording` simulates the platform failing after it
+    /// committed the transaction: the state changes, but the answer (stored for the msgid too) is
+    /// `infcode = -1`.
+    public func handle(_ request: PlatformRequest, failAfterRecording: Bool = false) -> JSONValue {
+        let received = Date()
+        if requireSignIn, request.infno != "9001", !signIns.contains(request.signNo) {
+            return PlatformResponse.make(infcode: PlatformResponse.businessError, refmsgid: nextRefMsgid(), received: received,
+                                         errMsg: Self.signInExpiredMessage)
+        }
+        if let stored = responses[request.msgid] { return stored }
+        let (infcode, errMsg, output) = process(request)
+        var response = PlatformResponse.make(infcode: infcode, refmsgid: nextRefMsgid(), received: received, errMsg: errMsg, output: output)
+        if failAfterRecording {
+            response = PlatformResponse.make(infcode: PlatformResponse.systemError, refmsgid: nextRefMsgid(), received: received, errMsg: "系统异常 (simulated system error after the transaction was recorded)")
+        }
+        responses[request.msgid] = response
+        return response
+    }
+
+    /// The answer to an expired or unknown sign_no. Which text the real platform sends is not
+    /// public; the adapter recognises it by `NHSAAdapterConfiguration.signInExpiredMarker`.
+    public static let signInExpiredMessage = "sign_no无效或已过期，请重新签到 (sign_no invalid or expired: sign in again with 9001)"
+
+    /// An answer built without processing (injected faults): not stored under the msgid.
+    public func refusal(_ request: PlatformRequest, infcode: Int, message: String) -> JSONValue {
+        PlatformResponse.make(infcode: infcode, refmsgid: nextRefMsgid(), received: Date(), errMsg: message)
+    }
+
+    /// Forgets every sign-in, as when the platform's sign_no expires.
+    public func expireSignIns() { signIns.removeAll() }
+
+    public var entries: [LedgerEntry] { ledger }
+
+    public func accumulators(psnNo: String) -> Accumulators { accumulators[psnNo] ?? Accumulators() }
+
+    /// `GET /_ledger`.
+    public func ledgerJSON() -> JSONValue {
+        .object([
+            ("settlements", .array(ledger.map(\.json))),
+            ("accumulators", .object(accumulators.keys.sorted().map { ($0, accumulators[$0]!.json) })),
+            ("signIns", .int(signIns.count)),
+        ])
+    }
+
+    // MARK: - Transactions
+
+    typealias Answer = (infcode: Int, errMsg: String?, output: JSONValue)
+
+    private func process(_ request: PlatformRequest) -> Answer {
+        switch request.infno {
+        case "9001": return signIn()
+        case "1101": return personLookup(request)
+        case "2204": return uploadFees(request)
+        case "2205": return cancelFees(request)
+        case "2206": return settle(request, record: false)
+        case "2207": return settle(request, record: true)
+        case "2208": return cancelSettlement(request)
+        case "2601": return reverse(request)
+        default: return fail("infno \(request.infno) is not supported by the simulator")
+        }
+    }
+
+    private func fail(_ message: String) -> Answer { (PlatformResponse.businessError, message, .object([])) }
+
+    private func signIn() -> Answer {
+        sequence += 1
+        let signNo = "SN\(PlatformTime.msgidStamp(Date()))\(String(format: "%06d", sequence))"
+        signIns.insert(signNo)
+        return (0, nil, .object([("signinoutb", .object([("sign_time", .string(PlatformTime.readable(Date()))), ("sign_no", .string(signNo))]))]))
+    }
+
+    private func personLookup(_ request: PlatformRequest) -> Answer {
+        let data = request.data
+        guard let certno = data["certno"]?.stringValue ?? data["mdtrt_cert_no"]?.stringValue, !certno.isEmpty else { return fail("certno or mdtrt_cert_no is required") }
+        guard let person = persons.person(certno: certno) else { return fail("未查询到参保信息 (no insured person for this certificate)") }
+        let idetinfo: [JSONValue] = person.assistance ? [.object([("psn_idet_type", .string("2301")), ("psn_type_lv", .null), ("begntime", .string("2025-01-01 00:00:00")), ("endtime", .null)])] : []
+        return (0, nil, .object([
+            ("baseinfo", .object([
+                ("psn_no", .string(person.psnNo)), ("psn_cert_type", .string("01")), ("certno", .string(person.certno)),
+                ("psn_name", .string(person.psnName)), ("gend", .string("9")), ("naty", .string("01")), ("brdy", .null), ("age", .null),
+            ])),
+            ("insuinfo", .array([.object([
+                ("balc", .money(person.balance)), ("insutype", .string(person.insutype)), ("psn_type", .string(person.psnType)),
+                ("psn_insu_stas", .string("1")), ("psn_insu_date", .string("2020-01-01")), ("paus_insu_date", .null),
+                ("cvlserv_flag", .string("0")), ("insuplc_admdvs", .string(person.insuplcAdmdvs)), ("emp_name", .null),
+            ])])),
+            ("idetinfo", .array(idetinfo)),
+        ]))
+    }
+
+    private func uploadFees(_ request: PlatformRequest) -> Answer {
+        guard let details = request.input["feedetail"]?.arrayValue, !details.isEmpty else { return fail("input.feedetail is empty") }
+        var parsed: [UploadedLine] = []
+        for (index, detail) in details.enumerated() {
+            guard let sn = detail["feedetl_sn"]?.stringValue, let mdtrtId = detail["mdtrt_id"]?.stringValue, let psnNo = detail["psn_no"]?.stringValue,
+                  let code = detail["med_list_codg"]?.stringValue, let amount = detail["det_item_fee_sumamt"]?.moneyValue, amount >= .zero else {
+                return fail("feedetail[\(index)]: feedetl_sn, mdtrt_id, psn_no, med_list_codg and det_item_fee_sumamt (>= 0) are required")
+            }
+            guard mdtrtId == details[0]["mdtrt_id"]?.stringValue else { return fail("feedetail[\(index)]: all lines of one upload must belong to one mdtrt_id") }
+            if uploads[mdtrtId]?.contains(where: { $0.line.feedetlSn == sn && $0.setlId != nil }) == true {
+                return fail("feedetail[\(index)]: feedetl_sn \(sn) is already settled")
+            }
+            parsed.append(UploadedLine(line: FeeLine(feedetlSn: sn, medListCode: code, amount: amount), psnNo: psnNo,
+                                       chrgBchno: detail["chrg_bchno"]?.stringValue ?? "", cnt: detail["cnt"]?.stringValue ?? "1",
+                                       pric: detail["pric"]?.stringValue ?? amount.yuanText, msgid: request.msgid))
+        }
+        guard persons.person(psnNo: parsed[0].psnNo) != nil else { return fail("psn_no is not an insured person") }
+        let mdtrtId = details[0]["mdtrt_id"]!.stringValue!
+        var lines = uploads[mdtrtId] ?? []
+        for upload in parsed {
+            // Uploading a feedetl_sn again replaces the unsettled line.
+            lines.removeAll { $0.line.feedetlSn == upload.line.feedetlSn }
+            lines.append(upload)
+        }
+        uploads[mdtrtId] = lines
+        let quantities = Dictionary(parsed.map { ($0.line.feedetlSn, (cnt: $0.cnt, pric: $0.pric)) }, uniquingKeysWith: { $1 })
+        return (0, nil, .object([("result", SettlementOutput.lineResults(calculator.classify(parsed.map(\.line)), uploaded: quantities))]))
+    }
+
+    private func cancelFees(_ request: PlatformRequest) -> Answer {
+        let data = request.data
+        guard let mdtrtId = data["mdtrt_id"]?.stringValue else { return fail("mdtrt_id is required") }
+        let batch = data["chrg_bchno"]?.stringValue
+        let sn = data["feedetl_sn"]?.stringValue ?? "0000"
+        let before = uploads[mdtrtId]?.count ?? 0
+        uploads[mdtrtId]?.removeAll { line in
+            line.setlId == nil && (batch == nil || batch == "" || line.chrgBchno == batch) && (sn == "0000" || line.line.feedetlSn == sn)
+        }
+        let removed = before - (uploads[mdtrtId]?.count ?? 0)
+        return (0, nil, .object([("result", .object([("mdtrt_id", .string(mdtrtId)), ("cancelled_count", .int(removed))]))]))
+    }
+
+    /// 2206 (`record: false`) and 2207: the same computation; only 2207 changes state.
+    private func settle(_ request: PlatformRequest, record: Bool) -> Answer {
+        let data = request.data
+        guard let psnNo = data["psn_no"]?.stringValue, let mdtrtId = data["mdtrt_id"]?.stringValue else { return fail("psn_no and mdtrt_id are required") }
+        guard let person = persons.person(psnNo: psnNo) else { return fail("psn_no is not an insured person") }
+        let batch = data["chrg_bchno"]?.stringValue ?? ""
+        let lines = (uploads[mdtrtId] ?? []).filter { $0.setlId == nil && $0.psnNo == psnNo && (batch.isEmpty || $0.chrgBchno == batch) }
+        guard !lines.isEmpty else { return fail("没有待结算的费用明细 (no unsettled fee details for this visit and charge batch)") }
+        let insutype = data["insutype"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? person.insutype
+        let computation: SettlementComputation
+        do {
+            computation = try calculator.settle(lines: lines.map(\.line), insutype: insutype, fixmedinsCode: request.fixmedinsCode,
+                                                psnNo: psnNo, assistanceEligible: person.assistance, accumulators: accumulators(psnNo: psnNo))
+        } catch {
+            return fail("\(error)")
+        }
+        if let stated = data["medfee_sumamt"]?.moneyValue, stated != computation.medfeeSumamt {
+            return fail("medfee_sumamt \(stated.yuanText) does not match the uploaded details (\(computation.medfeeSumamt.yuanText))")
+        }
+        var setlId: String?
+        if record {
+            sequence += 1
+            let id = "\(areaCode)SETL\(String(format: "%010d", sequence))"
+            setlId = id
+            ledger.append(LedgerEntry(setlId: id, msgid: request.msgid, psnNo: psnNo, mdtrtId: mdtrtId, chrgBchno: batch,
+                                      fixmedinsCode: request.fixmedinsCode, insutype: insutype, computation: computation,
+                                      status: .settled, endedBy: nil, lineSns: lines.map(\.line.feedetlSn)))
+            mark(mdtrtId: mdtrtId, sns: Set(lines.map(\.line.feedetlSn)), setlId: id)
+            accumulators[psnNo] = accumulators(psnNo: psnNo) + computation.delta
+        }
+        let medType = data["med_type"]?.stringValue ?? "11"
+        return (0, nil, .object([
+            ("setlinfo", SettlementOutput.setlinfo(computation, setlId: setlId, person: person, insutype: insutype, mdtrtId: mdtrtId, medType: medType, clearingArea: areaCode)),
+            ("setldetail", SettlementOutput.setldetail(computation)),
+        ]))
+    }
+
+    private func cancelSettlement(_ request: PlatformRequest) -> Answer {
+        guard let setlId = request.data["setl_id"]?.stringValue, let index = ledger.firstIndex(where: { $0.setlId == setlId }) else {
+            return fail("setl_id not found")
+        }
+        guard ledger[index].status == .settled else { return fail("settlement \(setlId) is already \(ledger[index].status.rawValue)") }
+        end(index, as: .cancelled, by: request.msgid)
+        let c = ledger[index].computation
+        sequence += 1
+        return (0, nil, .object([("setlinfo", .object([
+            ("setl_id", .string("\(areaCode)SETL\(String(format: "%010d", sequence))")),
+            ("init_setl_id", .string(setlId)),
+            ("mdtrt_id", .string(ledger[index].mdtrtId)),
+            ("psn_no", .string(ledger[index].psnNo)),
+            ("medfee_sumamt", .money(-c.medfeeSumamt)),
+            ("fund_pay_sumamt", .money(-c.fundPaySumamt)),
+            ("psn_part_amt", .money(-c.psnPartAmt)),
+            ("psn_cash_pay", .money(-c.psnPartAmt)),
+        ]))]))
+    }
+
+    /// 2601: reverses the transaction named by `omsgid` if it changed state (a 2207 settlement is
+    /// ended, a 2208 cancellation undone); an unknown or stateless msgid reverses nothing and still
+    /// succeeds. Either way the stored response of `omsgid` is forgotten.
+    private func reverse(_ request: PlatformRequest) -> Answer {
+        guard let omsgid = request.data["omsgid"]?.stringValue, !omsgid.isEmpty else { return fail("omsgid is required") }
+        var reversed = false
+        if let index = ledger.firstIndex(where: { $0.msgid == omsgid && $0.status == .settled }) {
+            end(index, as: .reversed, by: request.msgid)
+            reversed = true
+        } else if let index = ledger.firstIndex(where: { $0.endedBy == omsgid && $0.status == .cancelled }) {
+            // Undo a cancellation: the settlement stands again.
+            ledger[index].status = .settled
+            ledger[index].endedBy = nil
+            mark(mdtrtId: ledger[index].mdtrtId, sns: Set(ledger[index].lineSns), setlId: ledger[index].setlId)
+            accumulators[ledger[index].psnNo] = accumulators(psnNo: ledger[index].psnNo) + ledger[index].computation.delta
+            reversed = true
+        }
+        responses[omsgid] = nil
+        return (0, nil, .object([("result", .object([("omsgid", .string(omsgid)), ("reversed", .bool(reversed))]))]))
+    }
+
+    /// Ends a standing settlement: its lines become unsettled again, the person's totals drop back.
+    private func end(_ index: Int, as status: LedgerEntry.Status, by msgid: String) {
+        ledger[index].status = status
+        ledger[index].endedBy = msgid
+        mark(mdtrtId: ledger[index].mdtrtId, sns: Set(ledger[index].lineSns), setlId: nil)
+        accumulators[ledger[index].psnNo] = accumulators(psnNo: ledger[index].psnNo) + -ledger[index].computation.delta
+    }
+
+    private func mark(mdtrtId: String, sns: Set<String>, setlId: String?) {
+        guard var lines = uploads[mdtrtId] else { return }
+        for i in lines.indices where sns.contains(lines[i].line.feedetlSn) { lines[i].setlId = setlId }
+        uploads[mdtrtId] = lines
+    }
+
+    private func nextRefMsgid() -> String {
+        sequence += 1
+        return "\(areaCode)\(PlatformTime.msgidStamp(Date()))\(String(format: "%010d", sequence % 10_000_000_000))"
+    }
+}

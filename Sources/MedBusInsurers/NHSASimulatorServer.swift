@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+import Logging
+import MedBusCore
+import NIOCore
+import ServiceLifecycle
+
+/// `medbus simulate nhsa`: the simulated national platform over HTTP.
+///
+/// Routes:
+/// - `POST <path>` (default `/fsi/api/rsfComIfsService/callService`): body = request envelope,
+///   answer = response envelope (HTTP 200 whatever the infcode, as the platform does).
+/// - `GET /_ledger`: settlements and per-person accumulators as JSON, so tests can check that
+///   nothing was settled twice.
+/// - `GET /_faults`, `POST /_faults` (`{"faults": ["2207:error-after@1", …]}` replaces the plan),
+///   `DELETE /_faults`; `POST /_signins/expire` makes every sign_no invalid.
+///
+/// Faults (`SimulatorFault`) apply around the transaction logic of `NHSAPlatformSimulator`:
+/// `drop` and `drop-after` hold the request without answering for `dropHold`, so the client sees
+/// a timeout. Logs carry infno and msgid, never the bodies.
+public final class NHSASimulatorServer: Sendable {
+    public static let defaultPath = "/fsi/api/rsfComIfsService/callService"
+
+    public let simulator: NHSAPlatformSimulator
+    public let faults: FaultPlan
+    public let host: String
+    public let port: Int
+    private let responder: RouterResponder<BasicRequestContext>
+    private let logger: Logger
+    private let shutdownRequests: AsyncStream<Void>
+    private let shutdownTrigger: AsyncStream<Void>.Continuation
+
+    public init(simulator: NHSAPlatformSimulator, faults: FaultPlan = FaultPlan(), host: String, port: Int, path: String = NHSASimulatorServer.defaultPath,
+                dropHold: Duration = .seconds(30), maxBodyBytes: Int = 4 << 20, logger: Logger = Logger(label: "medbus.simulate.nhsa")) {
+        self.simulator = simulator
+        self.faults = faults
+        self.host = host
+        self.port = port
+        self.logger = logger
+        let router = Router()
+        let endpoint = PlatformEndpoint(simulator: simulator, faults: faults, dropHold: dropHold, maxBodyBytes: maxBodyBytes, logger: logger)
+        router.post(RouterPath(path)) { request, _ in try await endpoint.handle(request) }
+        router.get("_ledger") { _, _ in await Self.json(simulator.ledgerJSON()) }
+        router.get("_faults") { _, _ in Self.json(.object([("faults", .array(faults.current.map { .string($0.description) }))])) }
+        router.delete("_faults") { _, _ in
+            faults.replace(with: [])
+            return Self.json(.object([("faults", .array([]))]))
+        }
+        router.post("_faults") { request, _ in
+            let body = try await request.body.collect(upTo: 64 << 10)
+            do {
+                let parsed = try JSONValue.parse(Array(buffer: body))
+                guard let items = parsed["faults"]?.arrayValue else { throw PlatformEnvelopeError("expected {\"faults\": [\"[KEY:]ACTION[=ARG][@COUNT]\", …]}") }
+                let plan = try items.map { item in
+                    guard let text = item.stringValue else { throw PlatformEnvelopeError("each fault is a string") }
+                    return try SimulatorFault(parsing: text)
+                }
+                faults.replace(with: plan)
+                logger.info("faults replaced", metadata: ["faults": "\(plan.map(\.description))"])
+                return Self.json(.object([("faults", .array(plan.map { .string($0.description) }))]))
+            } catch {
+                return Self.json(.object([("error", .string("\(error)"))]), status: .badRequest)
+            }
+        }
+        router.post("_signins/expire") { _, _ in
+            await simulator.expireSignIns()
+            return Self.json(.object([("expired", .bool(true))]))
+        }
+        self.responder = router.buildResponder()
+        (shutdownRequests, shutdownTrigger) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.jsonBytes)))
+    }
+
+    /// Serves until `shutdown()`; `onBound` receives the listening port (useful with port 0).
+    /// - Throws: when the address cannot be bound.
+    public func run(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let app = Application(
+            responder: responder,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "MedBus-NHSA-Simulator"),
+            onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { [shutdownRequests] in
+                for await _ in shutdownRequests {}
+                if !Task.isCancelled { await group.triggerGracefulShutdown() }
+            }
+            defer { tasks.cancelAll() }
+            do { try await group.run() } catch let error as ServiceGroupError where error == .alreadyFinished() {
+                return
+            }
+        }
+    }
+
+    /// Graceful shutdown: the listener closes, requests in flight are answered, `run` returns.
+    public func shutdown() { shutdownTrigger.finish() }
+}

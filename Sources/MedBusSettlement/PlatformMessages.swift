@@ -1,0 +1,127 @@
+import Foundation
+import MedBusCore
+
+/// The national platform's request and response envelopes (DOMAIN.md §1), as they travel on
+/// `insurer.nhsa.requests` / `.replies` exactly as over HTTP.
+enum PlatformMessages {
+    /// `fixmedins_code(12) + yyyyMMddHHmmss(14) + sequence(4)`: the time part, in China time.
+    static func msgidTimePart(_ date: Date) -> String { format(date, "yyyyMMddHHmmss") }
+
+    /// `yyyy-MM-dd HH:mm:ss`, China time, for `inf_time`.
+    static func infTime(_ date: Date) -> String { format(date, "yyyy-MM-dd HH:mm:ss") }
+
+    private static func format(_ date: Date, _ pattern: String) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let p = { (v: Int?, w: Int) in String(format: "%0\(w)d", v ?? 0) }
+        if pattern == "yyyyMMddHHmmss" {
+            return p(c.year, 4) + p(c.month, 2) + p(c.day, 2) + p(c.hour, 2) + p(c.minute, 2) + p(c.second, 2)
+        }
+        return "\(p(c.year, 4))-\(p(c.month, 2))-\(p(c.day, 2)) \(p(c.hour, 2)):\(p(c.minute, 2)):\(p(c.second, 2))"
+    }
+
+    /// The request envelope around `input`.
+    static func request(infno: String, msgid: String, input: JSONValue, saga: SagaRecord,
+                        platform: SettlementConfiguration.Platform, at date: Date) -> JSONValue {
+        let request = saga.request
+        let insuplc = saga.person?.insuplcAdmdvs ?? request.insuplcAdmdvs ?? request.mdtrtareaAdmvs ?? ""
+        return .object([
+            "infno": .string(infno),
+            "msgid": .string(msgid),
+            "mdtrtarea_admvs": .string(request.mdtrtareaAdmvs ?? insuplc),
+            "insuplc_admdvs": .string(insuplc),
+            "recer_sys_code": .string(platform.recerSysCode),
+            "dev_no": .string(""),
+            "dev_safe_info": .string(""),
+            "cainfo": .string(""),
+            "signtype": .string(""),
+            "infver": .string(platform.infver),
+            "opter_type": .string(platform.opterType),
+            "opter": .string(platform.opter),
+            "opter_name": .string(platform.opterName),
+            "inf_time": .string(infTime(date)),
+            "fixmedins_code": .string(request.fixmedinsCode),
+            "fixmedins_name": .string(request.fixmedinsName ?? ""),
+            "sign_no": .string(platform.signNo),
+            "input": input,
+        ])
+    }
+
+    /// The `input` of each platform step, from the request and what earlier replies returned.
+    static func input(for step: SagaStep, saga: SagaRecord) -> JSONValue {
+        let request = saga.request
+        let psnNo = JSONValue.optional(saga.person?.psnNo ?? request.psnNo)
+        let mdtrtId = JSONValue.optional(request.mdtrtId)
+        switch step {
+        case .personLookup:
+            return .object(["data": .object([
+                "mdtrt_cert_type": .optional(request.mdtrtCertType),
+                "mdtrt_cert_no": .optional(request.mdtrtCertNo),
+                "psn_cert_type": .string(""), "certno": .string(""), "psn_name": .string(""),
+            ])])
+        case .feeUpload:
+            let lines: [JSONValue] = request.feedetail.map { line in
+                .object([
+                    "feedetl_sn": .string(line.feedetlSn), "mdtrt_id": mdtrtId, "psn_no": psnNo,
+                    "chrg_bchno": .string(request.chrgBchno), "rxno": .optional(line.rxno),
+                    "rx_circ_flag": .string(line.rxCircFlag ?? "0"), "fee_ocur_time": .optional(line.feeOcurTime),
+                    "med_list_codg": .optional(line.medListCodg), "medins_list_codg": .string(line.medinsListCodg),
+                    "det_item_fee_sumamt": .money(line.detItemFeeSumamt), "cnt": .number(line.cnt.description),
+                    "pric": .number(line.pric.description), "med_chrgitm_type": .optional(line.medChrgitmType),
+                    "bilg_dept_codg": .optional(line.bilgDeptCodg), "bilg_dept_name": .optional(line.bilgDeptName),
+                    "bilg_dr_codg": .optional(line.bilgDrCodg), "bilg_dr_name": .optional(line.bilgDrName),
+                    "hosp_appr_flag": .string("1"),
+                ])
+            }
+            return .object(["feedetail": .array(lines)])
+        case .feeUploadCancel:
+            return .object(["data": .object(["chrg_bchno": .string(request.chrgBchno), "feedetl_sn": .string("0000"),
+                                             "mdtrt_id": mdtrtId, "psn_no": psnNo])])
+        case .preSettlement, .settlement:
+            var data: [String: JSONValue] = [
+                "psn_no": psnNo, "mdtrt_cert_type": .optional(request.mdtrtCertType),
+                "mdtrt_cert_no": .optional(request.mdtrtCertNo), "med_type": .string(request.medType),
+                "medfee_sumamt": .money(request.total), "psn_setlway": .string(request.psnSetlway ?? "01"),
+                "mdtrt_id": mdtrtId, "chrg_bchno": .string(request.chrgBchno),
+                "insutype": .optional(saga.person?.insutype ?? request.insutype),
+                "acct_used_flag": .string(request.acctUsedFlag ?? "0"),
+            ]
+            if step == .settlement {
+                // 2207 repeats the amounts 2206 computed, so the platform settles what was pre-settled.
+                let pre = saga.preSettlement?["setlinfo"] ?? .object([:])
+                for field in ["fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"] {
+                    data[field] = .money(pre[field]?.moneyValue ?? .zero)
+                }
+                data["invono"] = .string("")
+            }
+            return .object(["data": .object(data)])
+        case .settlementCancel:
+            return .object(["data": .object([
+                "setl_id": .optional(saga.settlement?["setlinfo"]?["setl_id"]?.stringValue),
+                "mdtrt_id": mdtrtId, "psn_no": psnNo,
+            ])])
+        case .reversal:
+            return .object(["data": .object([
+                "psn_no": psnNo, "omsgid": .optional(saga.reversalTarget?.msgid), "oinfno": .optional(saga.reversalTarget?.infno),
+            ])])
+        case .commercialClaim, .commercialReversal:
+            preconditionFailure("commercial steps are not platform transactions")
+        }
+    }
+
+    /// A response envelope: `infcode` 0 success, -1 system-level (outcome unknown), other negative
+    /// values business errors with `err_msg`.
+    struct Reply: Sendable {
+        var infcode: Int
+        var errMsg: String?
+        var output: JSONValue
+
+        init(_ body: JSONValue) throws {
+            guard let infcode = body["infcode"]?.intValue else { throw SettlementError.invalidRequest("reply has no infcode") }
+            self.infcode = infcode
+            self.errMsg = body["err_msg"]?.stringValue
+            self.output = body["output"] ?? .null
+        }
+    }
+}

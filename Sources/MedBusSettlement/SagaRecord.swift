@@ -1,0 +1,81 @@
+import Foundation
+import MedBusCore
+
+/// Everything a saga has learned and decided, as committed to the saga log after each transition.
+///
+/// A new process resumes from this alone: the request outstanding (`pending`, with the exact bytes
+/// sent, so a re-send is identical), what earlier replies returned, and what is still to undo.
+struct SagaRecord: Codable, Sendable {
+    var id: String
+    var request: SettlementRequest
+    var state: SettlementState
+    var pending: PendingRequest?
+    /// Every msgid used, by step, in order (for the log and reconciliation).
+    var msgids: [String: [String]] = [:]
+    var person: Person?
+    /// 2206 output.
+    var preSettlement: JSONValue?
+    /// 2207 output.
+    var settlement: JSONValue?
+    /// The 2207 whose outcome is unknown, named by the 2601 reversal.
+    var reversalTarget: ReversalTarget?
+    /// 2207 requests sent so far (each new msgid after a reversal counts).
+    var settlementRounds = 0
+    var commercial: CommercialLeg?
+    /// Compensation steps still to run, first one next, and how the saga ends after them.
+    var compensation: [SagaStep] = []
+    var ending: Ending?
+    var failureReason: String?
+    var errMsg: String?
+    /// Built and committed before it is published.
+    var result: SettlementResult?
+    var claimRecord: JSONValue?
+    var outputsPublished = false
+    var createdAt: Date
+    var updatedAt: Date
+
+    /// A request committed to the log; `attempt` counts sends of these same bytes.
+    struct PendingRequest: Codable, Sendable {
+        var step: SagaStep
+        var msgid: String
+        var topic: String
+        var payload: String
+        var attempt: Int
+    }
+
+    struct Person: Codable, Sendable {
+        var psnNo: String?
+        var insutype: String?
+        var insuplcAdmdvs: String?
+        var psnName: String?
+        var certno: String?
+    }
+
+    struct ReversalTarget: Codable, Sendable {
+        var msgid: String
+        var infno: String
+    }
+
+    struct CommercialLeg: Codable, Sendable {
+        var insurerCode: String
+        var claimId: String
+        var claimed: Money
+        var approved: Money = .zero
+        var status: SettlementResult.Commercial.Status = .pending
+        var rejectReason: String?
+        var claimQueued = false
+    }
+
+    enum Ending: String, Codable, Sendable { case failed, cancelled }
+
+    init(id: String, request: SettlementRequest, at date: Date) {
+        self.id = id
+        self.request = request
+        self.state = .received
+        self.createdAt = date
+        self.updatedAt = date
+    }
+
+    /// Work remains: a step to run or outputs to publish.
+    var needsWork: Bool { !state.isTerminal || !outputsPublished }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+import MedBusCore
+import MedBusKafka
+
+/// One-stop settlement as a durable saga over Kafka (issue 5).
+///
+/// Requests arrive on `settlement.requests` (consumer group `medbus-settlement`) or through
+/// `submit`; each becomes one saga, idempotently per (fixmedins_code, chrg_bchno). Its steps go to
+/// `insurer.nhsa.requests` / `insurer.<id>.requests`; replies on `insurer.nhsa.replies` and each
+/// configured `insurer.<id>.replies` (group `medbus-settlement-replies`) are matched by the
+/// `medbus-correlation-id` header. Results go to `settlement.results`, claims for declined or
+/// unanswered commercial shares to `settlement.claims.<insurer>`. The contract is
+/// `Adapters/insurers/README.md`.
+///
+/// Every transition is committed to `<store>/settlement.sqlite` before the next message goes out;
+/// `run()` resumes every unfinished saga from its last committed state. One orchestrator process
+/// per saga log: replies are routed to the sagas this process runs.
+public final class SettlementOrchestrator: Sendable {
+    private let kafka: KafkaConfig
+    private let store: SettlementStore
+    private let producer: KafkaProducer
+    private let registry: SagaRegistry
+    private let configuration: SettlementConfiguration
+    private let logger: Logger
+
+    /// Opens the saga log in `storeDirectory` and a producer; nothing runs until `run()` (but
+    /// `submit` already starts sagas).
+    /// - Throws: `SettlementError.store` if the saga log cannot be opened; `KafkaError` for an
+    ///   invalid producer configuration.
+    public init(kafka: KafkaConfig, storeDirectory: String, configuration: SettlementConfiguration = SettlementConfiguration(),
+                logger: Logger = Logger(label: "medbus.settlement")) throws {
+        self.kafka = kafka
+        self.configuration = configuration
+        self.logger = logger
+        store = try SettlementStore.open(directory: storeDirectory)
+        do {
+            producer = try KafkaProducer(config: kafka, logger: logger)
+        } catch {
+            store.close()
+            throw error
+        }
+        registry = SagaRegistry(context: SagaContext(store: store, producer: producer, configuration: configuration, logger: logger, now: { Date() }))
+    }
+
+    /// Consumes requests and replies and resumes unfinished sagas, until the task is cancelled;
+    /// then stops every saga after the event it is handling, closes the consumers, flushes the
+    /// producer and closes the saga log. A stopped orchestrator cannot be run again.
+    /// - Throws: `KafkaError` when a consumer cannot start (e.g. a reply topic does not exist).
+    public func run() async throws {
+        let requests = try KafkaConsumer(config: kafka, groupID: "medbus-settlement", topics: [SagaContext.requestsTopic], logger: logger)
+        let replyTopics = [SagaContext.platformReplies] + configuration.commercialInsurers.map(SagaContext.commercialReplies)
+        let replies: KafkaConsumer
+        do {
+            replies = try KafkaConsumer(config: kafka, groupID: "medbus-settlement-replies", topics: replyTopics, logger: logger)
+        } catch {
+            await requests.close()
+            throw error
+        }
+        do {
+            try await withTaskCancellationHandler {
+                try await resumeUnfinished()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await self.consumeRequests(requests) }
+                    group.addTask { try await self.consumeReplies(replies) }
+                    try await group.waitForAll()
+                }
+            } onCancel: {
+                Task { await requests.close(); await replies.close() }
+            }
+        } catch {
+            await stop(requests, replies)
+            throw error
+        }
+        await stop(requests, replies)
+    }
+
+    private func stop(_ consumers: KafkaConsumer...) async {
+        for consumer in consumers { await consumer.close() }
+        await registry.stopAll()
+        await producer.shutdown()
+        store.close()
+        logger.info("settlement orchestrator stopped")
+    }
+
+    /// Starts the settlement of `request`, or finds the one already started for the same
+    /// (fixmedins_code, chrg_bchno): a repeat never starts a second saga.
+    /// - Returns: the settlement id.
+    /// - Throws: `SettlementError.invalidRequest`, `.store`.
+    @discardableResult
+    public func submit(_ request: SettlementRequest) async throws -> String {
+        try request.validate()
+        let now = Date()
+        let (saga, created) = try await store.create(SagaRecord(id: "stl-" + UUID().uuidString.lowercased(), request: request, at: now))
+        if created {
+            logger.info("settlement received", metadata: ["settlement": "\(saga.id)"])
+            guard await registry.deliver(saga.id, .start) else { throw SettlementError.stopped }
+        }
+        return saga.id
+    }
+
+    /// The settlement's state and, once finished, its result.
+    /// - Throws: `SettlementError.notFound`, `.store`.
+    public func status(_ id: String) async throws -> SettlementStatus {
+        guard let saga = try await store.load(id: id) else { throw SettlementError.notFound(id: id) }
+        return Self.status(saga)
+    }
+
+    /// Cancels a completed settlement: 2208, then the commercial reversal when the insurer paid;
+    /// the saga ends `cancelled`. Returns once the cancellation is committed (its steps run on).
+    /// Cancelling a cancelled settlement returns its status.
+    /// - Throws: `SettlementError.notCancellable` unless completed (or already cancelling), `.notFound`.
+    @discardableResult
+    public func cancel(_ id: String) async throws -> SettlementStatus {
+        guard try await store.load(id: id) != nil else { throw SettlementError.notFound(id: id) }
+        let saga: SagaRecord = try await withCheckedThrowingContinuation { waiter in
+            Task {
+                if !(await registry.deliver(id, .cancel(waiter))) { waiter.resume(throwing: SettlementError.stopped) }
+            }
+        }
+        return Self.status(saga)
+    }
+
+    /// Settlements newest first, optionally in one state.
+    public func list(state: SettlementState? = nil, limit: Int = 100) async throws -> [SettlementStatus] {
+        try await store.list(state: state, limit: limit).map(Self.status)
+    }
+
+    /// The saga's transition history, oldest first (for operators and tests).
+    public func history(_ id: String) async throws -> [SettlementTransition] {
+        try await store.transitions(id: id)
+    }
+
+    private static func status(_ saga: SagaRecord) -> SettlementStatus {
+        SettlementStatus(id: saga.id, fixmedinsCode: saga.request.fixmedinsCode, chrgBchno: saga.request.chrgBchno, state: saga.state,
+                         failureReason: saga.failureReason, result: saga.state.isTerminal ? saga.result : nil,
+                         createdAt: saga.createdAt, updatedAt: saga.updatedAt)
+    }
+
+    // MARK: - Consumers
+
+    private func resumeUnfinished() async throws {
+        let ids = try await store.unfinishedIDs()
+        var resumed = 0
+        for id in ids where !(await registry.isActive(id)) {
+            await registry.deliver(id, .start)
+            resumed += 1
+        }
+        if resumed > 0 { logger.info("resumed unfinished settlements", metadata: ["count": "\(resumed)"]) }
+    }
+
+    /// Each request becomes a saga (or finds its existing one) before its offset is committed.
+    private func consumeRequests(_ consumer: KafkaConsumer) async throws {
+        while true {
+            let batch = try await consumer.nextBatch(maxCount: 500)
+            if batch.isEmpty { return }
+            await withTaskGroup(of: Void.self) { group in
+                for message in batch {
+                    group.addTask {
+                        do {
+                            let request = try JSONDecoder().decode(SettlementRequest.self, from: Data(message.value ?? []))
+                            try await self.submit(request)
+                        } catch {
+                            // The reason names a field or a decoding path, never a value.
+                            self.logger.warning("settlement request rejected", metadata: [
+                                "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(Self.reason(error))"])
+                        }
+                    }
+                }
+            }
+            try await consumer.commit(Self.positions(batch))
+        }
+    }
+
+    /// Replies are routed to their saga by the request msgid; the saga decides whether a reply is
+    /// current, a duplicate or late. Offsets are committed once routed: a reply lost in a crash is
+    /// asked for again by the re-sent request.
+    private func consumeReplies(_ consumer: KafkaConsumer) async throws {
+        while true {
+            let batch = try await consumer.nextBatch(maxCount: 500)
+            if batch.isEmpty { return }
+            for message in batch {
+                guard let body = try? JSONValue.parse(message.value ?? []),
+                      let msgid = message.headers.string(MessageEnvelope.Header.correlationId) ?? body["msgid"]?.stringValue else {
+                    logger.warning("reply without correlation id or not JSON", metadata: ["topic": "\(message.topic)", "offset": "\(message.offset)"])
+                    continue
+                }
+                guard let id = try await store.settlementID(forMessage: msgid) else {
+                    logger.warning("reply to an unknown msgid", metadata: ["msgid": "\(msgid)"])
+                    continue
+                }
+                await registry.deliver(id, .reply(msgid: msgid, body: body))
+            }
+            try await consumer.commit(Self.positions(batch))
+        }
+    }
+
+    private static func positions(_ batch: [KafkaConsumerMessage]) -> [TopicPartitionOffset] {
+        var last: [String: TopicPartitionOffset] = [:]
+        for message in batch { last["\(message.topic)/\(message.partition)"] = message.nextPosition }
+        return Array(last.values)
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        switch error {
+        case let error as SettlementError: error.description
+        case DecodingError.keyNotFound(let key, _): "missing field \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
+            "bad field \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        default: "\(type(of: error))"
+        }
+    }
+}

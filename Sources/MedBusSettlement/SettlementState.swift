@@ -1,0 +1,65 @@
+/// Where a settlement's saga is. Stored as the raw value in the saga log.
+///
+/// A working state names the step in progress: its request has been committed to the saga log and
+/// sent (or is about to be re-sent after a restart) and the saga waits for its reply. The forward
+/// path is `received → person-lookup (1101) → fee-upload (2204) → pre-settled (2206) →
+/// settled (2207) → commercial-claim → completed`; the compensation states undo what was done
+/// before `failed` or `cancelled`.
+public enum SettlementState: String, Codable, Sendable, CaseIterable {
+    case received
+    case personLookup = "person-lookup"
+    case feeUpload = "fee-upload"
+    case preSettled = "pre-settled"
+    case settled
+    case commercialClaim = "commercial-claim"
+    case completed
+    case feeUploadCancel = "fee-upload-cancel"
+    case reversal
+    case settlementCancel = "settlement-cancel"
+    case commercialReversal = "commercial-reversal"
+    case failed
+    case cancelled
+
+    /// No further step will run (a `completed` settlement can still be cancelled).
+    public var isTerminal: Bool { self == .completed || self == .failed || self == .cancelled }
+}
+
+/// One request the saga sends, and the state it stands in while waiting for the reply.
+enum SagaStep: String, Codable, Sendable {
+    case personLookup = "1101"
+    case feeUpload = "2204"
+    case feeUploadCancel = "2205"
+    case preSettlement = "2206"
+    case settlement = "2207"
+    case settlementCancel = "2208"
+    case reversal = "2601"
+    case commercialClaim = "claim"
+    case commercialReversal = "claim-reversal"
+
+    var state: SettlementState {
+        switch self {
+        case .personLookup: .personLookup
+        case .feeUpload: .feeUpload
+        case .feeUploadCancel: .feeUploadCancel
+        case .preSettlement: .preSettled
+        case .settlement: .settled
+        case .settlementCancel: .settlementCancel
+        case .reversal: .reversal
+        case .commercialClaim: .commercialClaim
+        case .commercialReversal: .commercialReversal
+        }
+    }
+
+    /// The platform's transaction code, nil for commercial steps.
+    var infno: String? { isCommercial ? nil : rawValue }
+
+    var isCommercial: Bool { self == .commercialClaim || self == .commercialReversal }
+
+    /// Compensation steps are retried without limit: giving up would leave money moved.
+    var isCompensation: Bool {
+        switch self {
+        case .feeUploadCancel, .reversal, .settlementCancel, .commercialReversal: true
+        default: false
+        }
+    }
+}

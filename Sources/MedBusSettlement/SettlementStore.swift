@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+import MedBusSQLite
+
+/// The saga log: `<data-dir>/settlement.sqlite`, opened like MedBusStore and MedBusRegistry
+/// (`DurableDatabase.openPool`: WAL, `synchronous=FULL`, integrity check), so a transition that
+/// returned survives a crash or power loss. Timestamps are `Date.storedMicroseconds`.
+///
+/// `settlements` holds each saga's current record (one row, unique per hospital and charge batch:
+/// the idempotency key); `settlement_transitions` is the append-only history (triggers refuse
+/// updates and deletes); `settlement_messages` maps every msgid ever sent to its settlement, so a
+/// reply is correlated even after a restart. Every method throws `SettlementError.store` only.
+final class SettlementStore: Sendable {
+    let path: String
+    private let pool: DatabasePool
+
+    private init(path: String, pool: DatabasePool) {
+        self.path = path
+        self.pool = pool
+    }
+
+    /// Opens (creating if needed) the saga log in `directory`, checks its integrity and applies pending
+    /// migrations (see `DurableDatabase.openPool`).
+    static func open(directory: String) throws -> SettlementStore {
+        var configuration = Configuration()
+        configuration.label = "MedBusSettlement"
+        configuration.busyMode = .timeout(5)
+        do throws(SQLiteFailure) {
+            let pool = try DurableDatabase.openPool(directory: directory, fileName: fileName, configuration: configuration,
+                                                    migrator: SettlementSchema.migrator)
+            return SettlementStore(path: URL(fileURLWithPath: directory).appendingPathComponent(fileName).path, pool: pool)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    private static let fileName = "settlement.sqlite"
+
+    func close() {
+        try? pool.close()
+    }
+
+    /// Inserts a new saga, or returns the existing one for the same (fixmedins_code, chrg_bchno).
+    /// - Returns: the saga as stored and whether this call created it.
+    func create(_ record: SagaRecord) async throws -> (SagaRecord, created: Bool) {
+        let data = try Self.encode(record)
+        return try await write { db in
+            try db.execute(sql: """
+                INSERT INTO settlements (id, fixmedins_code, chrg_bchno, state, step, msgid, attempt, needs_work, record, created_at, updated_at)
+                VALUES (?, ?, ?, ?, NULL, NULL, 0, 1, ?, ?, ?)
+                ON CONFLICT (fixmedins_code, chrg_bchno) DO NOTHING
+                """, arguments: [record.id, record.request.fixmedinsCode, record.request.chrgBchno, record.state.rawValue,
+                                 data, record.createdAt.storedMicroseconds, record.updatedAt.storedMicroseconds])
+            if db.changesCount == 1 {
+                try Self.appendTransition(db, id: record.id, from: nil, to: record, reason: nil)
+                return (record, true)
+            }
+            let existing = try Data.fetchOne(db, sql: "SELECT record FROM settlements WHERE fixmedins_code = ? AND chrg_bchno = ?",
+                                             arguments: [record.request.fixmedinsCode, record.request.chrgBchno])!
+            return (try Self.decode(existing), false)
+        }
+    }
+
+    /// A platform msgid not used before: `fixmedins_code + yyyyMMddHHmmss + 4-digit sequence`,
+    /// recorded for correlation in the same transaction that picks it (unique across restarts).
+    func allocateMessageID(fixmedinsCode: String, settlementID: String, step: SagaStep, at date: Date) async throws -> String {
+        try await write { db in
+            var second = date
+            while true {
+                let prefix = fixmedinsCode + PlatformMessages.msgidTimePart(second)
+                let last = try String.fetchOne(db, sql: "SELECT max(msgid) FROM settlement_messages WHERE msgid BETWEEN ? AND ?",
+                                               arguments: [prefix + "0000", prefix + "9999"])
+                let next = last.flatMap { Int($0.suffix(4)) }.map { $0 + 1 } ?? 1
+                if next <= 9999 {
+                    let msgid = prefix + String(format: "%04d", next)
+                    try db.execute(sql: "INSERT INTO settlement_messages (msgid, settlement_id, step, created_at) VALUES (?, ?, ?, ?)",
+                                   arguments: [msgid, settlementID, step.rawValue, date.storedMicroseconds])
+                    return msgid
+                }
+                // 9,999 requests in one second from one hospital: borrow the next second's numbers.
+                second += 1
+            }
+        }
+    }
+
+    /// Commits `record` as the saga's new state and appends the transition to the history.
+    func commit(_ record: SagaRecord, from: SettlementState, reason: String? = nil) async throws {
+        let data = try Self.encode(record)
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE settlements SET state = ?, step = ?, msgid = ?, attempt = ?, needs_work = ?, record = ?, updated_at = ?
+                WHERE id = ?
+                """, arguments: [record.state.rawValue, record.pending?.step.rawValue, record.pending?.msgid, record.pending?.attempt ?? 0,
+                                 record.needsWork, data, record.updatedAt.storedMicroseconds, record.id])
+            if from != record.state || reason != nil {
+                try Self.appendTransition(db, id: record.id, from: from, to: record, reason: reason)
+            }
+        }
+    }
+
+    func load(id: String) async throws -> SagaRecord? {
+        try await read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM settlements WHERE id = ?", arguments: [id]).map(Self.decode)
+        }
+    }
+
+    /// The settlement a request msgid belongs to.
+    func settlementID(forMessage msgid: String) async throws -> String? {
+        try await read { db in
+            try String.fetchOne(db, sql: "SELECT settlement_id FROM settlement_messages WHERE msgid = ?", arguments: [msgid])
+        }
+    }
+
+    /// Sagas with a step to run or outputs to publish: what a restart resumes.
+    func unfinishedIDs() async throws -> [String] {
+        try await read { db in try String.fetchAll(db, sql: "SELECT id FROM settlements WHERE needs_work = 1 ORDER BY created_at") }
+    }
+
+    /// Newest first, optionally only one state.
+    func list(state: SettlementState?, limit: Int) async throws -> [SagaRecord] {
+        try await read { db in
+            let rows = if let state {
+                try Data.fetchAll(db, sql: "SELECT record FROM settlements WHERE state = ? ORDER BY created_at DESC LIMIT ?",
+                                  arguments: [state.rawValue, limit])
+            } else {
+                try Data.fetchAll(db, sql: "SELECT record FROM settlements ORDER BY created_at DESC LIMIT ?", arguments: [limit])
+            }
+            return try rows.map(Self.decode)
+        }
+    }
+
+    /// One saga's history, oldest first.
+    func transitions(id: String) async throws -> [SettlementTransition] {
+        try await read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT from_state, to_state, step, msgid, attempt, reason, at FROM settlement_transitions
+                WHERE settlement_id = ? ORDER BY seq
+                """, arguments: [id]).map { row in
+                SettlementTransition(from: (row["from_state"] as String?).flatMap(SettlementState.init(rawValue:)),
+                                     to: SettlementState(rawValue: row["to_state"])!, step: row["step"], msgid: row["msgid"],
+                                     attempt: row["attempt"], reason: row["reason"], at: Date(storedMicroseconds: row["at"]))
+            }
+        }
+    }
+
+    private static func appendTransition(_ db: Database, id: String, from: SettlementState?, to record: SagaRecord, reason: String?) throws {
+        try db.execute(sql: """
+            INSERT INTO settlement_transitions (settlement_id, from_state, to_state, step, msgid, attempt, reason, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, from?.rawValue, record.state.rawValue, record.pending?.step.rawValue, record.pending?.msgid,
+                             record.pending?.attempt ?? 0, reason, record.updatedAt.storedMicroseconds])
+    }
+
+    // MARK: - Plumbing
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.write(body) } catch { throw Self.translate(error) }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.read(body) } catch { throw Self.translate(error) }
+    }
+
+    private static func encode(_ record: SagaRecord) throws -> Data {
+        do { return try JSONEncoder().encode(record) } catch { throw SettlementError.store("cannot encode saga record: \(error)") }
+    }
+
+    private static func decode(_ data: Data) throws -> SagaRecord {
+        do { return try JSONDecoder().decode(SagaRecord.self, from: data) } catch {
+            throw SettlementError.store("unreadable saga record (\(type(of: error)))")
+        }
+    }
+
+    /// Keeps SQLite's result code and message only (see `SQLiteFailure`): GRDB's description quotes SQL
+    /// and could quote arguments.
+    private static func translate(_ error: any Error) -> SettlementError {
+        switch error {
+        case let error as SettlementError: error
+        case let error as SQLiteFailure: translate(error)
+        case is DatabaseError: translate(SQLiteFailure(error, path: fileName))
+        default: .store(String(describing: type(of: error)))
+        }
+    }
+
+    private static func translate(_ failure: SQLiteFailure) -> SettlementError {
+        switch failure {
+        case .directoryNotWritable(let path): .store("cannot create or write to the directory \(path)")
+        case .corrupt(let path, let detail): .store("\(path) is damaged: \(detail)")
+        case .failed(let detail): .store(detail)
+        }
+    }
+}
+
+/// One entry of a saga's history.
+public struct SettlementTransition: Sendable {
+    public var from: SettlementState?
+    public var to: SettlementState
+    /// The step whose request is outstanding after the transition (`2207`, `claim`…).
+    public var step: String?
+    public var msgid: String?
+    public var attempt: Int
+    public var reason: String?
+    public var at: Date
+}
