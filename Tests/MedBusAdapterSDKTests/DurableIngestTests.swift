@@ -78,7 +78,15 @@ final class DurableIngestTests: XCTestCase {
         XCTAssertEqual(try store.message(id: id)?.status, .received)
 
         for broker in 1...3 { cluster.setBrokerUp(Int32(broker)) }
-        guard case .accepted(let retryId, _) = await ingest.ingest(inbound("CTL2")) else { return XCTFail("retransmission after recovery not accepted") }
+        // Like a real sender, retransmit until accepted: the producer may need a moment (more on
+        // a loaded machine) to reconnect; until then each retransmission is `.notPublished` again.
+        var outcome = await ingest.ingest(inbound("CTL2"))
+        for _ in 0..<20 {
+            guard case .notPublished = outcome else { break }
+            try await Task.sleep(for: .milliseconds(500))
+            outcome = await ingest.ingest(inbound("CTL2"))
+        }
+        guard case .accepted(let retryId, _) = outcome else { return XCTFail("retransmission after recovery not accepted: \(outcome)") }
         XCTAssertEqual(retryId, id, "published under the original message id")
         try await Task.sleep(for: .milliseconds(300))
         XCTAssertEqual(try store.message(id: id)?.status, .published)
