@@ -113,6 +113,35 @@ public final class KafkaConsumer: Sendable {
         try await buffer.popBatch(maxCount: maxCount)
     }
 
+    /// `nextBatch`, but giving up after `within` with an empty array.
+    ///
+    /// Records a cancelled wait had already taken from the buffer are returned, never dropped:
+    /// racing `nextBatch` against a timer and keeping only the winner loses the records the
+    /// losing reader took in the instant before its cancellation.
+    public func nextBatch(maxCount: Int, within: Duration) async throws -> [KafkaConsumerMessage] {
+        let buffer = self.buffer
+        return try await withThrowingTaskGroup(of: [KafkaConsumerMessage].self) { group in
+            group.addTask { try await buffer.popBatch(maxCount: maxCount) }
+            group.addTask {
+                try? await Task.sleep(for: within)
+                return []
+            }
+            var records: [KafkaConsumerMessage] = []
+            var failure: Error?
+            var first = true
+            while let result = await group.nextResult() {
+                if first { group.cancelAll(); first = false }
+                switch result {
+                case .success(let taken): records += taken
+                case .failure(let error) where !(error is CancellationError): failure = error
+                case .failure: break
+                }
+            }
+            if records.isEmpty, let failure { throw failure }
+            return records
+        }
+    }
+
     /// Commits "processed up to and including `message`" for its partition, synchronously with
     /// the group coordinator.
     /// - Throws: `KafkaError` when the commit fails (for example the partition was revoked).

@@ -335,45 +335,17 @@ public actor RoutingCore {
     /// Waits for a first record, then gathers more for up to `batchWindow` or until `maxCount`.
     /// Returns `[]` only once the consumer is closed.
     ///
-    /// The gathering wait is cancelled when the window closes. `MessageBuffer.popBatch` can miss a
-    /// cancellation that lands between its cancellation check and registering its waiter (the
-    /// wait then lasts until the next record arrives); no wait shorter than `minimumWait` is
-    /// started, so the reader is parked well before the timer fires.
+    /// A wait shorter than `minimumWait` is not started: it would cost more than it gathers.
     static func takeBatch(from consumer: KafkaConsumer, maxCount: Int) async throws -> [KafkaConsumerMessage] {
         var batch = try await consumer.nextBatch(maxCount: maxCount)
         let deadline = ContinuousClock.now + batchWindow
         while !batch.isEmpty, batch.count < maxCount {
             let remaining = deadline - .now
             guard remaining >= minimumWait else { break }
-            let more = try await nextBatch(from: consumer, maxCount: maxCount - batch.count, within: remaining)
+            let more = try await consumer.nextBatch(maxCount: maxCount - batch.count, within: remaining)
             if more.isEmpty { break }
             batch += more
         }
         return batch
-    }
-
-    /// `nextBatch`, but giving up after `within`. Records the reader took while being cancelled
-    /// are returned, never dropped.
-    private static func nextBatch(from consumer: KafkaConsumer, maxCount: Int, within: Duration) async throws -> [KafkaConsumerMessage] {
-        try await withThrowingTaskGroup(of: [KafkaConsumerMessage].self) { group in
-            group.addTask { try await consumer.nextBatch(maxCount: maxCount) }
-            group.addTask {
-                try? await Task.sleep(for: within)
-                return []
-            }
-            var records: [KafkaConsumerMessage] = []
-            var failure: Error?
-            var first = true
-            while let result = await group.nextResult() {
-                if first { group.cancelAll(); first = false }
-                switch result {
-                case .success(let taken): records += taken
-                case .failure(let error) where !(error is CancellationError): failure = error
-                case .failure: break
-                }
-            }
-            if records.isEmpty, let failure { throw failure }
-            return records
-        }
     }
 }

@@ -37,12 +37,7 @@ final class DurableIngestTests: XCTestCase {
         var seen: [KafkaConsumerMessage] = []
         let deadline = ContinuousClock.now + .seconds(8)
         while ContinuousClock.now < deadline {
-            let batch = try await withThrowingTaskGroup(of: [KafkaConsumerMessage].self) { group in
-                group.addTask { try await consumer.nextBatch(maxCount: 100) }
-                group.addTask { try await Task.sleep(for: .seconds(1)); return [] }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
+            let batch = try await consumer.nextBatch(maxCount: 100, within: .seconds(1))
             seen += batch
             if batch.isEmpty && !seen.isEmpty { break }
         }

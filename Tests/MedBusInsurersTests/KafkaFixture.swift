@@ -33,16 +33,7 @@ final class KafkaFixture: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         var received: [KafkaConsumerMessage] = []
         while received.count < count, ContinuousClock.now < deadline {
-            received += try await withThrowingTaskGroup(of: [KafkaConsumerMessage].self) { group in
-                group.addTask { try await consumer.nextBatch(maxCount: 1000) }
-                group.addTask {
-                    try await Task.sleep(for: .milliseconds(300))
-                    return []
-                }
-                let first = try await group.next()!
-                group.cancelAll()
-                return first
-            }
+            received += try await consumer.nextBatch(maxCount: 1000, within: .milliseconds(300))
         }
         return received
     }

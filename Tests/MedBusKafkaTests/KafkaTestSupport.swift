@@ -18,17 +18,7 @@ func consume(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds
     var received: [KafkaConsumerMessage] = []
     while received.count < count {
         guard ContinuousClock.now < deadline else { break }
-        let batch = try await withThrowingTaskGroup(of: [KafkaConsumerMessage].self) { group in
-            group.addTask { try await consumer.nextBatch(maxCount: 1000) }
-            group.addTask {
-                try await Task.sleep(for: .seconds(1))
-                return []
-            }
-            let first = try await group.next()!
-            group.cancelAll()
-            return first
-        }
-        received += batch
+        received += try await consumer.nextBatch(maxCount: 1000, within: .seconds(1))
     }
     return received
 }

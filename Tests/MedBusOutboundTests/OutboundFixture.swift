@@ -39,17 +39,7 @@ final class OutboundFixture: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         var received: [KafkaConsumerMessage] = []
         while received.count < count, ContinuousClock.now < deadline {
-            let batch = try await withThrowingTaskGroup(of: [KafkaConsumerMessage].self) { group in
-                group.addTask { try await consumer.nextBatch(maxCount: 1000) }
-                group.addTask {
-                    try await Task.sleep(for: .milliseconds(500))
-                    return []
-                }
-                let first = try await group.next()!
-                group.cancelAll()
-                return first
-            }
-            received += batch
+            received += try await consumer.nextBatch(maxCount: 1000, within: .milliseconds(500))
         }
         await consumer.close()
         return received

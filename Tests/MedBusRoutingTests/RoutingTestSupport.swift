@@ -56,17 +56,7 @@ func take(_ consumer: KafkaConsumer, count: Int, timeout: Duration) async throws
     var received: [KafkaConsumerMessage] = []
     while received.count < count, ContinuousClock.now < deadline {
         let remaining = deadline - .now
-        received += await withThrowingTaskGroup(of: [KafkaConsumerMessage].self) { group in
-            group.addTask { try await consumer.nextBatch(maxCount: 5000) }
-            group.addTask { try? await Task.sleep(for: min(remaining, .seconds(1))); return [] }
-            var taken: [KafkaConsumerMessage] = []
-            var first = true
-            while let result = await group.nextResult() {
-                if first { group.cancelAll(); first = false }
-                if case .success(let records) = result { taken += records }
-            }
-            return taken
-        }
+        received += try await consumer.nextBatch(maxCount: 5000, within: min(remaining, .seconds(1)))
     }
     return received
 }

@@ -94,18 +94,7 @@ func readTopic(_ cluster: EmbeddedKafkaCluster, _ topic: String, count: Int, tim
             if quietUntil == nil { quietUntil = .now + .seconds(1) }
             if ContinuousClock.now >= quietUntil! { break }
         }
-        let batch = await withTaskGroup(of: [KafkaConsumerMessage].self) { group in
-            group.addTask { (try? await consumer.nextBatch(maxCount: 1000)) ?? [] }
-            group.addTask { try? await Task.sleep(for: .milliseconds(300)); return [] }
-            var taken: [KafkaConsumerMessage] = []
-            var first = true
-            while let result = await group.next() {
-                if first { group.cancelAll(); first = false }
-                taken += result
-            }
-            return taken
-        }
-        records += batch
+        records += try await consumer.nextBatch(maxCount: 1000, within: .milliseconds(300))
     }
     await consumer.close()
     return records
