@@ -111,13 +111,21 @@ let package = Package(
         .target(
             name: "MedBusOutbound",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK",
+                "MedBusKafka", "MedBusCore", "MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK", "MedBusHTTPClient",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         // One-stop settlement: a durable saga over Kafka (saga log in SQLite), results and claims.
+        // The HTTP/1.1 client (SwiftNIO) for calls out: outbound destinations, insurance platforms.
+        .target(
+            name: "MedBusHTTPClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "MedBusSettlement",
             dependencies: ["MedBusKafka", "MedBusCore", "MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
@@ -126,7 +134,7 @@ let package = Package(
         .target(
             name: "MedBusInsurers",
             dependencies: [
-                "MedBusKafka", "MedBusCore",
+                "MedBusKafka", "MedBusCore", "MedBusHTTPClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

@@ -51,7 +51,7 @@ public final class NHSAInsurerAdapter: Sendable {
     ///   could not be produced: the adapter stops rather than commit past it, and its restart
     ///   sends the uncommitted requests again (same msgid).
     public func run() async throws {
-        logger.info("insurer adapter started", metadata: ["requests": "\(manifest.requestsTopic)", "replies": "\(manifest.repliesTopic)", "platform": "\(client.host):\(client.port)"])
+        logger.info("insurer adapter started", metadata: ["requests": "\(manifest.requestsTopic)", "replies": "\(manifest.repliesTopic)", "platform": "\(client.endpoint)"])
         while true {
             let batch = try await consumer.nextBatch(maxCount: 500)
             if batch.isEmpty { break }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MedBusAdapterSDK
 import MedBusCore
+import MedBusHTTPClient
 import MedBusKafka
 import NIOCore
 import NIOPosix

@@ -171,3 +171,10 @@ public final class MLLPDestination: OutboundTransport {
         return String(describing: error)
     }
 }
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,26 +1,25 @@
 import NIOCore
 import NIOHTTP1
 
-/// One request to send on an HTTP/1.1 client connection and the promise its response completes.
+/// One request to send on a client connection and the promise its response completes.
 struct HTTPExchange: Sendable {
+    struct Result: Sendable {
+        var response: HTTPClientResponse
+        /// The connection may carry the next request.
+        var keepAlive: Bool
+    }
+
     var head: HTTPRequestHead
     var body: ByteBuffer
-    var answer: EventLoopPromise<HTTPAnswer>
+    var answer: EventLoopPromise<Result>
     var timeout: TimeAmount
-}
-
-/// What the dispatcher needs of a response: never its body, which may echo patient data.
-struct HTTPAnswer: Sendable {
-    var status: HTTPResponseStatus
-    var headers: HTTPHeaders
-    /// The connection may carry the next request.
-    var keepAlive: Bool
+    var maxBytes: Int
 }
 
 enum HTTPExchangeError: Error {
     case timedOut
     case connectionClosed
-    case unexpectedResponse
+    case tooLarge
 }
 
 /// Pairs one request with its response on a client connection (after NIO's HTTP/1.1 codec),
@@ -31,20 +30,23 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
     typealias OutboundIn = HTTPExchange
     typealias OutboundOut = HTTPClientRequestPart
 
-    private var pending: EventLoopPromise<HTTPAnswer>?
+    private var pending: HTTPExchange?
     private var head: HTTPResponseHead?
+    private var body: [UInt8] = []
     private var timer: Scheduled<Void>?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)
         guard pending == nil else {
+            // `HTTPClient` never shares a busy connection; refuse rather than interleave.
             exchange.answer.fail(HTTPExchangeError.connectionClosed)
             promise?.fail(HTTPExchangeError.connectionClosed)
             context.close(promise: nil)
             return
         }
-        pending = exchange.answer
+        pending = exchange
         head = nil
+        body = []
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: exchange.timeout) {
             let (handler, context) = loopBound.value
@@ -61,16 +63,24 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         case .head(let response):
             // Interim 1xx responses are followed by the real one.
             if response.status.code >= 200 || response.status == .switchingProtocols { head = response }
-        case .body:
-            break
-        case .end:
-            guard pending != nil, let head else {
-                if pending == nil {
-                    context.close(promise: nil)
-                }
+        case .body(var buffer):
+            guard let exchange = pending else { return }
+            if body.count + buffer.readableBytes > exchange.maxBytes {
+                finish(.failure(HTTPExchangeError.tooLarge))
+                context.close(promise: nil)
                 return
             }
-            finish(.success(HTTPAnswer(status: head.status, headers: head.headers, keepAlive: head.isKeepAlive)))
+            if let bytes = buffer.readBytes(length: buffer.readableBytes) { body.append(contentsOf: bytes) }
+        case .end:
+            guard pending != nil, let head else {
+                // A response nobody asked for: the connection can no longer be trusted.
+                if pending == nil { context.close(promise: nil) }
+                return
+            }
+            let response = HTTPClientResponse(
+                status: Int(head.status.code), reason: head.status.reasonPhrase,
+                headers: head.headers.map { ($0.name, $0.value) }, body: body)
+            finish(.success(HTTPExchange.Result(response: response, keepAlive: head.isKeepAlive)))
         }
     }
 
@@ -84,12 +94,13 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func finish(_ result: Result<HTTPAnswer, Error>) {
+    private func finish(_ result: Result<HTTPExchange.Result, Error>) {
         timer?.cancel()
         timer = nil
         head = nil
-        guard let promise = pending else { return }
+        body = []
+        guard let exchange = pending else { return }
         pending = nil
-        promise.completeWith(result)
+        exchange.answer.completeWith(result)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where an `HTTPDestination` posts: an `http://host[:port]/path[?query]` URL, checked once when
+/// Where an `HTTPClient` sends: an `http://host[:port]/path[?query]` URL, checked once when
 /// the destination is configured rather than on every request.
 public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     public var host: String
@@ -31,7 +31,8 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
         self.target = parsed.percentEncodedQuery.map { "\(path)?\($0)" } ?? path
     }
 
-    var hostHeader: String { port == 80 ? host : "\(host):\(port)" }
+    /// The `Host` header's value.
+    public var hostHeader: String { port == 80 ? host : "\(host):\(port)" }
 
     public var description: String { "http://\(hostHeader)\(target)" }
 }
