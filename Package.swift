@@ -50,7 +50,7 @@ let package = Package(
         // The adapter contract: store, publish with acks=all, then acknowledge; duplicates answered from the store.
         .target(
             name: "MedBusAdapterSDK",
-            dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+            dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", "MedBusTLS", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         // OpenSSL 3 from Debian (`libssl-dev`): TLS, and the national algorithms SM2/SM3/SM4.
         .systemLibrary(
@@ -59,6 +59,8 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // The national algorithms (SM2 signatures, SM3, SM4) and authenticated encryption of payloads at rest (PayloadKeyring), over OpenSSL 3.
+        .target(name: "MedBusCrypto", dependencies: ["COpenSSL"]),
         // TLS and mutual TLS for SwiftNIO servers over OpenSSL (memory BIOs).
         .target(
             name: "MedBusTLS",
@@ -82,11 +84,22 @@ let package = Package(
             name: "MedBusHISAdapter",
             dependencies: ["MedBusHL7", "MedBusMLLP", "MedBusTLS", "MedBusAdapterSDK", "MedBusCore", .product(name: "Logging", package: "swift-log")]
         ),
+        // What every MedBus HTTP listener (Hummingbird) shares: TLS and mutual TLS from MedBusTLS, the caller's certificate identity.
+        .target(
+            name: "MedBusHTTPServer",
+            dependencies: [
+                "MedBusTLS",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The HIS adapter over HTTP (Hummingbird): FHIR R4 JSON and HL7 v3 XML interactions.
         .target(
             name: "MedBusHTTPAdapter",
             dependencies: [
-                "MedBusAdapterSDK", "MedBusCore",
+                "MedBusAdapterSDK", "MedBusCore", "MedBusHTTPServer", "MedBusTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,13 +171,14 @@ let package = Package(
         .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
         .testTarget(name: "MedBusSQLiteTests", dependencies: ["MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
+        .testTarget(name: "MedBusCryptoTests", dependencies: ["MedBusCrypto", "MedBusTestSupport"]),
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
         .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", "MedBusTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "MedBusHL7Tests", dependencies: ["MedBusHL7"]),
         .testTarget(
             name: "MedBusTLSTests",
             dependencies: [
-                "MedBusTLS", "MedBusMLLP", "MedBusTestSupport", "MedBusHISAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore",
+                "MedBusTLS", "MedBusMLLP", "MedBusTestSupport", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -25,9 +25,9 @@ public final class HL7MLLPAdapter: Sendable {
         logger[metadataKey: "adapter"] = "\(manifest.name)"
         let maxMessageBytes = try manifest.intOption("maxMessageBytes", default: 1 << 20)
         let intake = try HL7Intake(manifest: manifest, maxMessageBytes: maxMessageBytes, ingest: ingest, logger: logger)
-        let tls = try Self.tlsConfiguration(manifest)
+        let tls = try manifest.tlsConfiguration()
         // With client certificates, a connection may only send as the hospital the adapter serves.
-        let requiredCommonName = tls?.clientCertificate == .required ? manifest.sender : nil
+        let requiredCommonName = manifest.requiredClientCommonName(tls)
         self.manifest = manifest
         self.server = MLLPServer(
             configuration: MLLPServer.Configuration(
@@ -42,27 +42,6 @@ public final class HL7MLLPAdapter: Sendable {
             }
             return await intake.handle(unit)
         }
-    }
-
-    /// TLS from the manifest's options: `tlsCertificate` and `tlsKey` (PEM files) turn it on;
-    /// `tlsClientCA` (PEM) asks for client certificates, `tlsClientCertificate` (`required`,
-    /// the default with a CA, or `optional`) says whether one must be presented.
-    static func tlsConfiguration(_ manifest: AdapterManifest) throws -> TLSServerConfiguration? {
-        guard let certificate = manifest.options["tlsCertificate"] else { return nil }
-        guard let key = manifest.options["tlsKey"] else {
-            throw ManifestError(file: manifest.file, message: "options.tlsKey is required with options.tlsCertificate")
-        }
-        let clientCA = manifest.options["tlsClientCA"]
-        let mode: TLSServerConfiguration.ClientCertificate
-        switch manifest.options["tlsClientCertificate"] ?? (clientCA == nil ? "none" : "required") {
-        case "required": mode = .required
-        case "optional": mode = .optional
-        case "none": mode = .none
-        default: throw ManifestError(file: manifest.file, message: "options.tlsClientCertificate must be required, optional or none")
-        }
-        let configuration = TLSServerConfiguration(certificateChainFile: certificate, privateKeyFile: key, clientCAFile: clientCA, clientCertificate: mode)
-        _ = try configuration.makeContext()  // bad files fail at start, naming the file
-        return configuration
     }
 
     /// Serves until `shutdown()`. `onBound` receives the listening port.

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MedBusAdapterSDK
 import MedBusCore
+import MedBusTLS
 
 /// FHIR R4 over HTTP, independent of the server: request in, answer out.
 ///
@@ -26,7 +27,7 @@ final class FHIRIntake: Sendable {
     }
 
     /// - Parameter pathType: `{resourceType}` from the path; nil for `POST /fhir` (Bundle only).
-    func handle(_ request: Request, pathType: String?) async -> Response {
+    func handle(_ request: Request, pathType: String?, peer: TLSHandshakeCompleted?) async -> Response {
         let body: [UInt8]
         do { body = try await settings.reader.read(request, accepting: Self.mediaTypes) } catch let refusal as HTTPBodyReader.Refusal {
             let (status, code): (HTTPResponse.Status, OperationOutcome.IssueType) = switch refusal {
@@ -39,6 +40,10 @@ final class FHIRIntake: Sendable {
             // The connection failed mid-body; there is nobody to answer reliably.
             settings.logger.info("request body not read", metadata: ["error": "\(error)"])
             return OperationOutcome(.error, .exception, "request body could not be read").response(.badRequest)
+        }
+
+        if let refusal = settings.refusal(of: peer) {
+            return await reject(body, type: "fhir.forbidden", reason: refusal, outcome: OperationOutcome(.error, .forbidden, refusal), status: .forbidden)
         }
 
         let submission: FHIRSubmission

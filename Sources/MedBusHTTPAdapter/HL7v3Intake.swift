@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MedBusAdapterSDK
 import MedBusCore
+import MedBusTLS
 
 /// HL7 v3 XML interactions over HTTP (e.g. `PRPA_IN201311UV02`), independent of the server.
 ///
@@ -27,7 +28,7 @@ final class HL7v3Intake: Sendable {
         self.settings = settings
     }
 
-    func handle(_ request: Request) async -> Response {
+    func handle(_ request: Request, peer: TLSHandshakeCompleted?) async -> Response {
         let body: [UInt8]
         do {
             // XML declares its own encoding (GB18030 among them), so any charset parameter is accepted.
@@ -42,6 +43,9 @@ final class HL7v3Intake: Sendable {
         }
 
         let header = HL7v3Header(parsing: body)
+        if let refusal = settings.refusal(of: peer) {
+            return await reject(body, header: header.malformed ? nil : header, reason: refusal, detail: refusal, status: .forbidden)
+        }
         if header.malformed {
             return await reject(body, header: header, reason: "XML is not well-formed", detail: "XML is not well-formed", status: .badRequest)
         }

@@ -3,6 +3,8 @@ import Hummingbird
 import Logging
 import MedBusAdapterSDK
 import MedBusCore
+import MedBusHTTPServer
+import MedBusTLS
 import ServiceLifecycle
 
 /// The HIS adapter for HTTP (manifest kind `http-his`): FHIR R4 JSON and HL7 v3 XML interactions
@@ -17,12 +19,15 @@ import ServiceLifecycle
 /// nothing acknowledged is lost. Every refused request is kept in the store as `rejected`.
 ///
 /// Options: `maxBodyBytes` (default 4 MiB; larger bodies get 413), `retryAfterSeconds` (default 5,
-/// sent with 503).
+/// sent with 503), and TLS as for every listener (`AdapterManifest.tlsConfiguration()`): with
+/// client certificates required, a request whose certificate does not name the manifest's sender
+/// is refused with 403 and kept as `rejected`.
 public final class HTTPHISAdapter: Sendable {
     public static let kind = "http-his"
 
     public let manifest: AdapterManifest
-    private let responder: RouterResponder<BasicRequestContext>
+    private let responder: RouterResponder<PeerRequestContext>
+    private let tls: TLSContext?
     private let logger: Logger
     private let shutdownRequests: AsyncStream<Void>
     private let shutdownTrigger: AsyncStream<Void>.Continuation
@@ -34,16 +39,22 @@ public final class HTTPHISAdapter: Sendable {
         let reader = HTTPBodyReader(maxBodyBytes: try manifest.intOption("maxBodyBytes", default: 4 << 20))
         let retryAfter = try manifest.intOption("retryAfterSeconds", default: 5)
         let topic = try manifest.rawTopic
-        let settings = HTTPIntakeSettings(source: manifest.source, topic: topic, reader: reader, retryAfterSeconds: retryAfter, ingest: ingest, logger: logger)
+        let tls = try manifest.tlsConfiguration()
+        let settings = HTTPIntakeSettings(
+            source: manifest.source, topic: topic, reader: reader, retryAfterSeconds: retryAfter,
+            requiredCommonName: manifest.requiredClientCommonName(tls), ingest: ingest, logger: logger)
         let fhir = FHIRIntake(settings)
         let v3 = HL7v3Intake(settings)
 
-        let router = Router()
-        router.post("fhir") { request, _ in await fhir.handle(request, pathType: nil) }
-        router.post("fhir/{resourceType}") { request, context in await fhir.handle(request, pathType: context.parameters.get("resourceType") ?? "") }
-        router.post("hl7v3") { request, _ in await v3.handle(request) }
+        let router = Router(context: PeerRequestContext.self)
+        router.post("fhir") { request, context in await fhir.handle(request, pathType: nil, peer: context.tlsPeer) }
+        router.post("fhir/{resourceType}") { request, context in
+            await fhir.handle(request, pathType: context.parameters.get("resourceType") ?? "", peer: context.tlsPeer)
+        }
+        router.post("hl7v3") { request, context in await v3.handle(request, peer: context.tlsPeer) }
 
         self.manifest = manifest
+        self.tls = try tls?.makeContext()
         self.responder = router.buildResponder()
         self.logger = logger
         (shutdownRequests, shutdownTrigger) = AsyncStream.makeStream(of: Void.self)
@@ -59,6 +70,7 @@ public final class HTTPHISAdapter: Sendable {
     public func run(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let app = Application(
             responder: responder,
+            server: .http1(tls: tls),
             configuration: ApplicationConfiguration(address: .hostname(manifest.host, port: manifest.port), serverName: "MedBus"),
             onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) },
             logger: logger
@@ -91,6 +103,16 @@ struct HTTPIntakeSettings: Sendable {
     var reader: HTTPBodyReader
     /// Sent with 503, so a sender knows when to retry a message that is not yet safe.
     var retryAfterSeconds: Int
+    /// With mutual TLS: the only client certificate common name that may send.
+    var requiredCommonName: String?
     var ingest: DurableIngest
     var logger: Logger
+}
+
+extension HTTPIntakeSettings {
+    /// Why a caller may not send as this adapter's hospital, or `nil` when it may.
+    func refusal(of peer: TLSHandshakeCompleted?) -> String? {
+        guard let requiredCommonName, peer?.peerCommonName != requiredCommonName else { return nil }
+        return "client certificate does not identify sender \(requiredCommonName)"
+    }
 }

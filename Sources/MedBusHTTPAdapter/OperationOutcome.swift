@@ -10,7 +10,7 @@ struct OperationOutcome: Sendable {
     /// Codes from the FHIR IssueType value set (http://hl7.org/fhir/R4/valueset-issue-type.html).
     enum IssueType: String, Sendable {
         case invalid, structure, required, value, notSupported = "not-supported", tooLong = "too-long"
-        case transient, exception, informational
+        case transient, exception, informational, forbidden
     }
 
     struct Issue: Sendable {
