@@ -91,6 +91,7 @@ let package = Package(
                 "MedBusTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -147,7 +148,7 @@ let package = Package(
         .target(
             name: "MedBusInsurers",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusHTTPClient",
+                "MedBusKafka", "MedBusCore", "MedBusHTTPClient", "MedBusHTTPServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

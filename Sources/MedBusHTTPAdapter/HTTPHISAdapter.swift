@@ -5,7 +5,6 @@ import MedBusAdapterSDK
 import MedBusCore
 import MedBusHTTPServer
 import MedBusTLS
-import ServiceLifecycle
 
 /// The HIS adapter for HTTP (manifest kind `http-his`): FHIR R4 JSON and HL7 v3 XML interactions
 /// from one hospital onto `raw.his.<hospital>`, through the same `DurableIngest` path as MLLP.
@@ -26,11 +25,7 @@ public final class HTTPHISAdapter: Sendable {
     public static let kind = "http-his"
 
     public let manifest: AdapterManifest
-    private let responder: RouterResponder<PeerRequestContext>
-    private let tls: TLSContext?
-    private let logger: Logger
-    private let shutdownRequests: AsyncStream<Void>
-    private let shutdownTrigger: AsyncStream<Void>.Continuation
+    private let listener: HTTPListener<PeerRequestContext>
 
     /// - Throws: `ManifestError` for a bad option; the topic naming error for a sender that makes no valid topic name.
     public init(manifest: AdapterManifest, ingest: DurableIngest, logger: Logger = Logger(label: "medbus.adapter.http-his")) throws {
@@ -54,45 +49,17 @@ public final class HTTPHISAdapter: Sendable {
         router.post("hl7v3") { request, context in await v3.handle(request, peer: context.tlsPeer) }
 
         self.manifest = manifest
-        self.tls = try tls?.makeContext()
-        self.responder = router.buildResponder()
-        self.logger = logger
-        (shutdownRequests, shutdownTrigger) = AsyncStream.makeStream(of: Void.self)
+        self.listener = HTTPListener(router: router, host: manifest.host, port: manifest.port, tls: try tls?.makeContext(), logger: logger)
     }
 
-    /// Serves until `shutdown()`. `onBound` receives the listening port (useful with port 0).
-    ///
-    /// Shutdown is ServiceLifecycle's graceful shutdown: the listener closes, requests in flight
-    /// are answered (their ingest finishes), then `run` returns. Cancelling the task that runs
-    /// this instead cancels in-flight requests. A shutdown requested before `run` starts makes
-    /// `run` return at once.
+    /// Serves until `shutdown()` (see `HTTPListener`). `onBound` receives the listening port.
     /// - Throws: when the address cannot be bound or the server fails.
     public func run(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        let app = Application(
-            responder: responder,
-            server: .http1(tls: tls),
-            configuration: ApplicationConfiguration(address: .hostname(manifest.host, port: manifest.port), serverName: "MedBus"),
-            onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        // No signal handling here: `medbus serve` owns the process's signals and calls shutdown().
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { [shutdownRequests] in
-                for await _ in shutdownRequests {}
-                // The stream ends when shutdown() finished it, or when the server stopped on its
-                // own and this task was cancelled: only the first asks for a graceful shutdown.
-                if !Task.isCancelled { await group.triggerGracefulShutdown() }
-            }
-            defer { tasks.cancelAll() }
-            do { try await group.run() } catch let error as ServiceGroupError where error == .alreadyFinished() {
-                return  // shut down before it started
-            }
-        }
+        try await listener.run(onBound: onBound)
     }
 
     /// Starts a graceful shutdown; `run` returns once requests in flight are answered.
-    public func shutdown() { shutdownTrigger.finish() }
+    public func shutdown() { listener.shutdown() }
 }
 
 /// What both intakes (FHIR and HL7 v3) need from the adapter's manifest and runtime.

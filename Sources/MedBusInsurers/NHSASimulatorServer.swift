@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 import MedBusCore
 import NIOCore
-import ServiceLifecycle
+import MedBusHTTPServer
 
 /// `medbus simulate nhsa`: the simulated national platform over HTTP.
 ///
@@ -25,10 +25,7 @@ public final class NHSASimulatorServer: Sendable {
     public let faults: FaultPlan
     public let host: String
     public let port: Int
-    private let responder: RouterResponder<BasicRequestContext>
-    private let logger: Logger
-    private let shutdownRequests: AsyncStream<Void>
-    private let shutdownTrigger: AsyncStream<Void>.Continuation
+    private let listener: HTTPListener<BasicRequestContext>
 
     public init(simulator: NHSAPlatformSimulator, faults: FaultPlan = FaultPlan(), host: String, port: Int, path: String = NHSASimulatorServer.defaultPath,
                 dropHold: Duration = .seconds(30), maxBodyBytes: Int = 4 << 20, logger: Logger = Logger(label: "medbus.simulate.nhsa")) {
@@ -36,7 +33,6 @@ public final class NHSASimulatorServer: Sendable {
         self.faults = faults
         self.host = host
         self.port = port
-        self.logger = logger
         let router = Router()
         let endpoint = PlatformEndpoint(simulator: simulator, faults: faults, dropHold: dropHold, maxBodyBytes: maxBodyBytes, logger: logger)
         router.post(RouterPath(path)) { request, _ in try await endpoint.handle(request) }
@@ -66,36 +62,19 @@ public final class NHSASimulatorServer: Sendable {
             await simulator.expireSignIns()
             return Self.json(.object([("expired", .bool(true))]))
         }
-        self.responder = router.buildResponder()
-        (shutdownRequests, shutdownTrigger) = AsyncStream.makeStream(of: Void.self)
+        self.listener = HTTPListener(router: router, host: host, port: port, serverName: "MedBus-NHSA-Simulator", logger: logger)
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.jsonBytes)))
     }
 
-    /// Serves until `shutdown()`; `onBound` receives the listening port (useful with port 0).
+    /// Serves until `shutdown()` (see `HTTPListener`); `onBound` receives the listening port.
     /// - Throws: when the address cannot be bound.
     public func run(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        let app = Application(
-            responder: responder,
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "MedBus-NHSA-Simulator"),
-            onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { [shutdownRequests] in
-                for await _ in shutdownRequests {}
-                if !Task.isCancelled { await group.triggerGracefulShutdown() }
-            }
-            defer { tasks.cancelAll() }
-            do { try await group.run() } catch let error as ServiceGroupError where error == .alreadyFinished() {
-                return
-            }
-        }
+        try await listener.run(onBound: onBound)
     }
 
     /// Graceful shutdown: the listener closes, requests in flight are answered, `run` returns.
-    public func shutdown() { shutdownTrigger.finish() }
+    public func shutdown() { listener.shutdown() }
 }
