@@ -60,7 +60,6 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         // The national algorithms (SM2 signatures, SM3, SM4) and authenticated encryption of payloads at rest (PayloadKeyring), over OpenSSL 3.
-        .target(name: "MedBusCrypto", dependencies: ["COpenSSL"]),
         // TLS and mutual TLS for SwiftNIO servers over OpenSSL (memory BIOs).
         .target(
             name: "MedBusTLS",
@@ -172,7 +171,6 @@ let package = Package(
         .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
         .testTarget(name: "MedBusSQLiteTests", dependencies: ["MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
-        .testTarget(name: "MedBusCryptoTests", dependencies: ["MedBusCrypto", "MedBusTestSupport"]),
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
         .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", "MedBusTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "MedBusHL7Tests", dependencies: ["MedBusHL7"]),
