@@ -40,7 +40,7 @@ public struct AdapterManifest: Sendable, Equatable {
     /// The source its messages are stored and published under, e.g. `his.H37010200001`.
     public var source: String {
         switch kind {
-        case "hl7v2-mllp", "http-his": "his.\(sender)"
+        case "hl7v2-mllp", "http-his", "hl7v2-file": "his.\(sender)"
         case "dispatch-120": "dispatch.\(sender)"
         default: "insurer.\(sender)"
         }
@@ -50,7 +50,7 @@ public struct AdapterManifest: Sendable, Equatable {
     public var rawTopic: String {
         get throws {
             switch kind {
-            case "hl7v2-mllp", "http-his": try TopicName.rawHIS(hospital: sender)
+            case "hl7v2-mllp", "http-his", "hl7v2-file": try TopicName.rawHIS(hospital: sender)
             case "dispatch-120": try TopicName.rawDispatch(centre: sender)
             default: try TopicName.rawInsurer(sender)
             }
@@ -62,6 +62,9 @@ public struct AdapterManifest: Sendable, Equatable {
         guard let number = Int(raw), number > 0 else { throw ManifestError(file: file, message: "options.\(key) must be a positive integer") }
         return number
     }
+
+    /// Kinds that poll instead of listening, for which `listen` may be left out.
+    public static let kindsWithoutListener: Set<String> = ["hl7v2-file"]
 
     /// Every `*.yaml` / `*.yml` manifest in a folder, sorted by file name; names must be unique
     /// (see `ManifestFolder`).
@@ -84,7 +87,8 @@ public struct AdapterManifest: Sendable, Equatable {
             guard let value = fields[key] as? String, !value.isEmpty else { throw ManifestError(file: path, message: "'\(key)' is required") }
             return value
         }
-        let listen = try string("listen")
+        // A polling adapter (a folder of files) listens nowhere: host "" and port 0.
+        let listen = kindsWithoutListener.contains(fields["kind"] as? String ?? "") && fields["listen"] == nil ? ":0" : try string("listen")
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
             throw ManifestError(file: path, message: "'listen' must be host:port")
         }

@@ -9,6 +9,9 @@ public struct HL7Batch: Sendable {
     /// Every message in file order, each parsed on its own with its own MSH-18. Byte offsets in a message's
     /// error count from that message's MSH.
     public let messages: [Result<HL7Message, HL7Error>]
+    /// Each message's bytes as they stand in the file (same order as `messages`), so that one that
+    /// fails to parse can still be kept and reported.
+    public let messageBytes: [[UInt8]]
 
     /// Splits and parses a batch file.
     ///
@@ -61,8 +64,9 @@ public struct HL7Batch: Sendable {
         }
         if let start = openMessage { messageRanges.append(start..<bytes.count) }
 
-        messages = messageRanges.map { range in
-            Result { () throws(HL7Error) in try HL7Message(parsing: Array(bytes[range]), options: options) }
+        messageBytes = messageRanges.map { Array(bytes[$0]) }
+        messages = messageBytes.map { message in
+            Result { () throws(HL7Error) in try HL7Message(parsing: message, options: options) }
         }
         guard !envelopeBytes.isEmpty else {
             envelope = nil

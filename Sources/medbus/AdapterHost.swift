@@ -5,6 +5,7 @@ import MedBusHISAdapter
 import MedBusHTTPAdapter
 import MedBusKafka
 import MedBusStore
+import MedBusTableAdapter
 
 /// Runs the adapters of a set of manifests over one store and one producer, until shutdown.
 final class AdapterHost: Sendable {
@@ -23,12 +24,17 @@ final class AdapterHost: Sendable {
                 switch manifest.kind {
                 case HL7MLLPAdapter.kind: return try HL7MLLPAdapter(manifest: manifest, ingest: ingest, logger: logger)
                 case HTTPHISAdapter.kind: return try HTTPHISAdapter(manifest: manifest, ingest: ingest, logger: logger)
+                case HL7FileAdapter.kind: return try HL7FileAdapter(manifest: manifest, ingest: ingest, logger: logger)
+                case IntermediateTableAdapter.kind:
+                    // Its progress lives beside the message store: <data-dir>/table-<name>.sqlite.
+                    let directory = URL(fileURLWithPath: store.databasePath).deletingLastPathComponent().path
+                    return try IntermediateTableAdapter(manifest: manifest, ingest: ingest, stateDirectory: directory, logger: logger)
                 default: break
                 }
             } catch {
                 throw CommandFailure("\(manifest.file): \(error)")
             }
-            throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind), \(HTTPHISAdapter.kind))")
+            throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind), \(HTTPHISAdapter.kind), \(HL7FileAdapter.kind), \(IntermediateTableAdapter.kind))")
         }
     }
 
@@ -55,7 +61,9 @@ final class AdapterHost: Sendable {
             for adapter in adapters {
                 group.addTask {
                     try await adapter.run { port in
-                        print("Adapter \(adapter.manifest.name) (\(adapter.manifest.kind)) listening on \(adapter.manifest.host):\(port)")
+                        let place = adapter.manifest.kind == IntermediateTableAdapter.kind ? "polling into \((try? adapter.manifest.rawTopic) ?? "")"
+                            : adapter.manifest.options["directory"].map { "watching \($0)" } ?? "listening on \(adapter.manifest.host):\(port)"
+                        print("Adapter \(adapter.manifest.name) (\(adapter.manifest.kind)) \(place)")
                         fflush(nil)
                     }
                 }
@@ -78,3 +86,5 @@ protocol RunnableAdapter: Sendable {
 
 extension HL7MLLPAdapter: RunnableAdapter {}
 extension HTTPHISAdapter: RunnableAdapter {}
+extension IntermediateTableAdapter: RunnableAdapter {}
+extension HL7FileAdapter: RunnableAdapter {}
