@@ -22,6 +22,7 @@ test: deps
 	FUZZ_RUNS=100000 FUZZ_SEED=1 scripts/fuzz-hl7.sh
 	python3 Mappings/check.py
 	$(SWIFT) build --build-tests
+	python3 deploy/check.py --medbus .build/debug/medbus
 	.build/debug/medbus mapping test --all
 	$(SWIFT) test --skip-build
 

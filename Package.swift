@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // librdkafka 2.x from Debian (`librdkafka-dev`): client API and the mock cluster API.
@@ -30,7 +32,7 @@ let package = Package(
         // The Kafka layer: producer, consumer, transactions, admin, embedded cluster.
         .target(
             name: "MedBusKafka",
-            dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         // The message envelope, topic naming and topic specifications, and the values every module shares: exact money, number-preserving JSON, SHA-256.
         .target(
@@ -45,12 +47,12 @@ let package = Package(
         // The durable SQLite store: message inbox/outbox, search, retention.
         .target(
             name: "MedBusStore",
-            dependencies: ["MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["MedBusSQLite", "MedBusCrypto", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The adapter contract: store, publish with acks=all, then acknowledge; duplicates answered from the store.
         .target(
             name: "MedBusAdapterSDK",
-            dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", "MedBusTLS", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+            dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", "MedBusTLS", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"), .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         // OpenSSL 3 from Debian (`libssl-dev`): TLS, and the national algorithms SM2/SM3/SM4.
         .systemLibrary(
@@ -60,6 +62,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         // The national algorithms (SM2 signatures, SM3, SM4) and authenticated encryption of payloads at rest (PayloadKeyring), over OpenSSL 3.
+        .target(name: "MedBusCrypto", dependencies: ["COpenSSL"]),
         // TLS and mutual TLS for SwiftNIO servers over OpenSSL (memory BIOs).
         .target(
             name: "MedBusTLS",
@@ -118,16 +121,30 @@ let package = Package(
         // The routing core: consume raw.* → route → produce outputs and offsets in one Kafka transaction; dead letters.
         .target(
             name: "MedBusRouting",
-            dependencies: ["MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         // Outbound destinations: deliver a topic to an MLLP receiver or an HTTP endpoint, in per-key order, with retries.
         .target(
             name: "MedBusOutbound",
             dependencies: [
                 "MedBusKafka", "MedBusCore", "MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK", "MedBusHTTPClient",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // 120 dispatch: the CAD adapter (TCP lines + HTTP), task timelines in SQLite, pre-arrival notices.
+        .target(
+            name: "MedBusDispatch",
+            dependencies: [
+                "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore", "MedBusSQLite", "MedBusTLS",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // One-stop settlement: a durable saga over Kafka (saga log in SQLite), results and claims.
@@ -141,13 +158,29 @@ let package = Package(
         ),
         .target(
             name: "MedBusSettlement",
-            dependencies: ["MedBusKafka", "MedBusCore", "MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MedBusKafka", "MedBusCore", "MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
+        // The settlement HTTP API (Hummingbird): POST /v1/settlements, status, cancel, reconciliation; problem+json errors.
+        .target(
+            name: "MedBusSettlementAPI",
+            dependencies: ["MedBusSettlement", "MedBusCore", "MedBusHTTPServer", "MedBusTLS", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
+        ),
+        // The insurance e-prescription centre: the SM4/SM2 envelope and the hospital-side client (upload pre-check, upload, revoke).
+        .target(name: "MedBusRxCentre", dependencies: ["MedBusCrypto", "MedBusCore", "MedBusHTTPClient"]),
+        // E-prescription circulation: issue (SM3/SM2-signed), pharmacy API (HTTP and Kafka commands), lifecycle in SQLite.
+        .target(
+            name: "MedBusPrescription",
+            dependencies: [
+                "MedBusKafka", "MedBusCore", "MedBusSQLite", "MedBusCrypto", "MedBusHTTPServer",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // The reference insurers (NHSA platform and commercial simulators, policy engine) and the NHSA insurer adapter.
         .target(
             name: "MedBusInsurers",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusHTTPClient", "MedBusHTTPServer",
+                "MedBusKafka", "MedBusCore", "MedBusHTTPClient", "MedBusHTTPServer", "MedBusCrypto", "MedBusRxCentre",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -155,12 +188,43 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The admin API (Hummingbird): health, readiness, Prometheus metrics, message search, mappings, DLQ replay, audit log; API tokens with roles.
+        .target(
+            name: "MedBusAdmin",
+            dependencies: [
+                "MedBusKafka", "MedBusCore", "MedBusSQLite", "MedBusStore", "MedBusRegistry", "MedBusRouting",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // libpq from Debian (`libpq-dev`): the PostgreSQL client the intermediate-table adapter polls with.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // The intermediate-table adapter: polls a HIS table or view (PostgreSQL, SQLite) and publishes each row once.
+        .target(
+            name: "MedBusTableAdapter",
+            dependencies: [
+                "CLibPQ", "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The intermediate-table adapter as its own process (Adapters/IntermediateTable).
+        .executableTarget(
+            name: "medbus-adapter-table",
+            dependencies: [
+                "MedBusTableAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Adapters/IntermediateTable",
+            exclude: ["README.md", "manifests"]
+        ),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
         .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
         .executableTarget(
             name: "medbus",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusRouting", "MedBusOutbound", "MedBusInsurers", "CRawProducer",
+                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusRouting", "MedBusOutbound", "MedBusInsurers", "MedBusCrypto", "MedBusRxCentre", "MedBusSettlement", "MedBusSettlementAPI", "MedBusHTTPClient", "MedBusAdmin", "MedBusTableAdapter", "MedBusDispatch", "MedBusPrescription", "CRawProducer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -170,7 +234,8 @@ let package = Package(
         .testTarget(name: "MedBusKafkaTests", dependencies: ["MedBusKafka", "MedBusTestSupport"]),
         .testTarget(name: "MedBusCoreTests", dependencies: ["MedBusCore", "MedBusKafka"]),
         .testTarget(name: "MedBusSQLiteTests", dependencies: ["MedBusSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore"]),
+        .testTarget(name: "MedBusStoreTests", dependencies: ["MedBusStore", "MedBusCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "MedBusCryptoTests", dependencies: ["MedBusCrypto", "MedBusTestSupport"]),
         .testTarget(name: "MedBusAdapterSDKTests", dependencies: ["MedBusAdapterSDK"]),
         .testTarget(name: "MedBusMLLPTests", dependencies: ["MedBusMLLP", "MedBusTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "MedBusHL7Tests", dependencies: ["MedBusHL7"]),
@@ -194,9 +259,28 @@ let package = Package(
         .testTarget(name: "MedBusRegistryTests", dependencies: ["MedBusRegistry", "MedBusKafka"]),
         .testTarget(name: "MedBusRoutingTests", dependencies: ["MedBusRouting", "MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusOutboundTests", dependencies: ["MedBusOutbound", "MedBusKafka", "MedBusHL7", "MedBusAdapterSDK", "MedBusTestSupport"]),
+        .testTarget(
+            name: "MedBusDispatchTests",
+            dependencies: [
+                "MedBusDispatch", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore", "MedBusCore", "MedBusRouting", "MedBusMapping",
+                "MedBusOutbound", "MedBusMLLP", "MedBusHL7", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "MedBusSettlementTests", dependencies: ["MedBusSettlement", "MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MedBusSettlementAPITests", dependencies: ["MedBusSettlementAPI", "MedBusSettlement", "MedBusInsurers", "MedBusKafka", "MedBusCore", "MedBusHTTPClient", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MedBusRxCentreTests", dependencies: ["MedBusRxCentre", "MedBusInsurers", "MedBusCrypto", "MedBusCore", "MedBusHTTPClient", "MedBusTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusInsurersTests", dependencies: ["MedBusInsurers", "MedBusKafka", "MedBusCore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MedBusPrescriptionTests", dependencies: ["MedBusPrescription", "MedBusTestSupport", "MedBusKafka", "MedBusCore", "MedBusCrypto", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore", "MedBusTestSupport"]),
+        .testTarget(name: "MedBusTableAdapterTests", dependencies: ["MedBusTableAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore", "MedBusCore", "MedBusTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "MedBusAdminTests",
+            dependencies: [
+                "MedBusAdmin", "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusRegistry", "MedBusRouting", "MedBusAdapterSDK", "MedBusTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Yams", package: "Yams"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

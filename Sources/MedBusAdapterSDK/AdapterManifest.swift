@@ -40,18 +40,19 @@ public struct AdapterManifest: Sendable, Equatable {
     /// The source its messages are stored and published under, e.g. `his.H37010200001`.
     public var source: String {
         switch kind {
-        case "hl7v2-mllp", "http-his", "hl7v2-file": "his.\(sender)"
+        case "hl7v2-mllp", "http-his", "hl7v2-file", "intermediate-table", "soap-his": "his.\(sender)"
         case "dispatch-120": "dispatch.\(sender)"
         default: "insurer.\(sender)"
         }
     }
 
-    /// The Kafka topic this adapter publishes to, e.g. `raw.his.H37010200001`.
+    /// The Kafka topic this adapter publishes to, e.g. `raw.his.H37010200001`; a 120 dispatch
+    /// adapter publishes straight to `dispatch.events` (keyed by task id, no mapping step).
     public var rawTopic: String {
         get throws {
             switch kind {
-            case "hl7v2-mllp", "http-his", "hl7v2-file": try TopicName.rawHIS(hospital: sender)
-            case "dispatch-120": try TopicName.rawDispatch(centre: sender)
+            case "hl7v2-mllp", "http-his", "hl7v2-file", "intermediate-table", "soap-his": try TopicName.rawHIS(hospital: sender)
+            case "dispatch-120": TopicName.dispatchEvents
             default: try TopicName.rawInsurer(sender)
             }
         }
@@ -64,7 +65,7 @@ public struct AdapterManifest: Sendable, Equatable {
     }
 
     /// Kinds that poll instead of listening, for which `listen` may be left out.
-    public static let kindsWithoutListener: Set<String> = ["hl7v2-file"]
+    public static let kindsWithoutListener: Set<String> = ["intermediate-table", "hl7v2-file"]
 
     /// Every `*.yaml` / `*.yml` manifest in a folder, sorted by file name; names must be unique
     /// (see `ManifestFolder`).
@@ -87,7 +88,7 @@ public struct AdapterManifest: Sendable, Equatable {
             guard let value = fields[key] as? String, !value.isEmpty else { throw ManifestError(file: path, message: "'\(key)' is required") }
             return value
         }
-        // A polling adapter (a folder of files) listens nowhere: host "" and port 0.
+        // A polling adapter (an intermediate table) listens nowhere: host "" and port 0.
         let listen = kindsWithoutListener.contains(fields["kind"] as? String ?? "") && fields["listen"] == nil ? ":0" : try string("listen")
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
             throw ManifestError(file: path, message: "'listen' must be host:port")

@@ -56,6 +56,13 @@ public final class DurableIngest: Sendable {
     }
 
     public func ingest(_ inbound: Inbound) async -> Outcome {
+        let started = ContinuousClock.now
+        let outcome = await storeThenPublish(inbound)
+        IngestMetrics.record(outcome, source: inbound.envelope.source, topic: inbound.topic, since: started)
+        return outcome
+    }
+
+    private func storeThenPublish(_ inbound: Inbound) async -> Outcome {
         let envelope = inbound.envelope
         let row = StoredMessage(
             id: envelope.id, source: envelope.source, sourceMessageId: envelope.sourceMessageId,
@@ -144,6 +151,7 @@ public final class DurableIngest: Sendable {
             contentType: envelope.contentType, status: .rejected, receivedAt: envelope.receivedAt,
             payload: Data(payload), error: reason
         )
+        IngestMetrics.rejected(source: envelope.source)
         do { _ = try await store.insert(row) } catch {
             logger.error("rejected message not stored", metadata: ["source": "\(envelope.source)", "error": "\(error)"])
         }

@@ -19,9 +19,12 @@ public actor NHSAPlatformSimulator {
     public let areaCode: String
 
     private var signIns: Set<String> = []
-    private var responses: [String: JSONValue] = [:]
+    /// Responses given, by msgid, with the infno they answered.
+    private var responses: [String: (infno: String, response: JSONValue)] = [:]
     private var uploads: [String: [UploadedLine]] = [:]
     private var ledger: [LedgerEntry] = []
+    /// Registered visits (2201 outpatient, 2401 admission): mdtrt_id → psn_no, while not cancelled.
+    private var visits: [String: String] = [:]
     private var accumulators: [String: Accumulators] = [:]
     private var sequence = 0
 
@@ -54,13 +57,19 @@ public actor NHSAPlatformSimulator {
             return PlatformResponse.make(infcode: PlatformResponse.businessError, refmsgid: nextRefMsgid(), received: received,
                                          errMsg: Self.signInExpiredMessage)
         }
-        if let stored = responses[request.msgid] { return stored }
+        if let stored = responses[request.msgid] {
+            guard stored.infno == request.infno else {
+                return PlatformResponse.make(infcode: PlatformResponse.businessError, refmsgid: nextRefMsgid(), received: received,
+                                             errMsg: "msgid \(request.msgid) was already used by transaction \(stored.infno)")
+            }
+            return stored.response
+        }
         let (infcode, errMsg, output) = process(request)
         var response = PlatformResponse.make(infcode: infcode, refmsgid: nextRefMsgid(), received: received, errMsg: errMsg, output: output)
         if failAfterRecording {
             response = PlatformResponse.make(infcode: PlatformResponse.systemError, refmsgid: nextRefMsgid(), received: received, errMsg: "系统异常 (simulated system error after the transaction was recorded)")
         }
-        responses[request.msgid] = response
+        responses[request.msgid] = (request.infno, response)
         return response
     }
 
@@ -97,12 +106,15 @@ public actor NHSAPlatformSimulator {
         switch request.infno {
         case "9001": return signIn()
         case "1101": return personLookup(request)
+        case "2201", "2401": return register(request)
+        case "2202", "2404": return cancelRegistration(request)
         case "2204": return uploadFees(request)
         case "2205": return cancelFees(request)
         case "2206": return settle(request, record: false)
         case "2207": return settle(request, record: true)
         case "2208": return cancelSettlement(request)
         case "2601": return reverse(request)
+        case "3201": return reconcile(request)
         default: return fail("infno \(request.infno) is not supported by the simulator")
         }
     }
@@ -118,7 +130,7 @@ public actor NHSAPlatformSimulator {
 
     private func personLookup(_ request: PlatformRequest) -> Answer {
         let data = request.data
-        guard let certno = data["certno"]?.stringValue ?? data["mdtrt_cert_no"]?.stringValue, !certno.isEmpty else { return fail("certno or mdtrt_cert_no is required") }
+        guard let certno = [data["certno"], data["mdtrt_cert_no"]].compactMap({ $0?.stringValue }).first(where: { !$0.isEmpty }) else { return fail("certno or mdtrt_cert_no is required") }
         guard let person = persons.person(certno: certno) else { return fail("未查询到参保信息 (no insured person for this certificate)") }
         let idetinfo: [JSONValue] = person.assistance ? [.object([("psn_idet_type", .string("2301")), ("psn_type_lv", .null), ("begntime", .string("2025-01-01 00:00:00")), ("endtime", .null)])] : []
         return (0, nil, .object([
@@ -133,6 +145,28 @@ public actor NHSAPlatformSimulator {
             ])])),
             ("idetinfo", .array(idetinfo)),
         ]))
+    }
+
+    /// 2201 (`input.data`) and 2401 (`input.mdtrtinfo`): a new visit for an insured person;
+    /// answers its `mdtrt_id` (in `data` for 2201, in `result` for 2401).
+    private func register(_ request: PlatformRequest) -> Answer {
+        let info = request.infno == "2401" ? request.input["mdtrtinfo"] ?? .null : request.data
+        guard let psnNo = info["psn_no"]?.stringValue, persons.person(psnNo: psnNo) != nil else { return fail("psn_no is not an insured person") }
+        sequence += 1
+        let mdtrtId = "\(areaCode)MDT\(String(format: "%010d", sequence))"
+        visits[mdtrtId] = psnNo
+        let output = JSONValue.object([("mdtrt_id", .string(mdtrtId)), ("psn_no", .string(psnNo)),
+                                       ("ipt_otp_no", info["ipt_otp_no"] ?? info["ipt_no"] ?? .null)])
+        return (0, nil, .object([(request.infno == "2401" ? "result" : "data", output)]))
+    }
+
+    /// 2202 / 2404: cancels a registered visit that has no standing settlement.
+    private func cancelRegistration(_ request: PlatformRequest) -> Answer {
+        guard let mdtrtId = request.data["mdtrt_id"]?.stringValue, visits[mdtrtId] != nil else { return fail("mdtrt_id is not a registered visit") }
+        if ledger.contains(where: { $0.mdtrtId == mdtrtId && $0.status == .settled }) { return fail("the visit has a standing settlement; cancel it first (2208)") }
+        visits[mdtrtId] = nil
+        uploads[mdtrtId] = nil
+        return (0, nil, .object([]))
     }
 
     private func uploadFees(_ request: PlatformRequest) -> Answer {
@@ -196,22 +230,50 @@ public actor NHSAPlatformSimulator {
         if let stated = data["medfee_sumamt"]?.moneyValue, stated != computation.medfeeSumamt {
             return fail("medfee_sumamt \(stated.yuanText) does not match the uploaded details (\(computation.medfeeSumamt.yuanText))")
         }
+        let medType = data["med_type"]?.stringValue ?? "11"
         var setlId: String?
         if record {
             sequence += 1
-            let id = "\(areaCode)SETL\(String(format: "%010d", sequence))"
-            setlId = id
+            setlId = "\(areaCode)SETL\(String(format: "%010d", sequence))"
+        }
+        let setlinfo = SettlementOutput.setlinfo(computation, setlId: setlId, person: person, insutype: insutype, mdtrtId: mdtrtId, medType: medType, clearingArea: areaCode)
+        if let id = setlId {
             ledger.append(LedgerEntry(setlId: id, msgid: request.msgid, psnNo: psnNo, mdtrtId: mdtrtId, chrgBchno: batch,
                                       fixmedinsCode: request.fixmedinsCode, insutype: insutype, computation: computation,
-                                      status: .settled, endedBy: nil, lineSns: lines.map(\.line.feedetlSn)))
+                                      status: .settled, endedBy: nil, lineSns: lines.map(\.line.feedetlSn),
+                                      setlTime: setlinfo["setl_time"]?.stringValue ?? PlatformTime.readable(Date())))
             mark(mdtrtId: mdtrtId, sns: Set(lines.map(\.line.feedetlSn)), setlId: id)
             accumulators[psnNo] = accumulators(psnNo: psnNo) + computation.delta
         }
-        let medType = data["med_type"]?.stringValue ?? "11"
-        return (0, nil, .object([
-            ("setlinfo", SettlementOutput.setlinfo(computation, setlId: setlId, person: person, insutype: insutype, mdtrtId: mdtrtId, medType: medType, clearingArea: areaCode)),
-            ("setldetail", SettlementOutput.setldetail(computation)),
-        ]))
+        return (0, nil, .object([("setlinfo", setlinfo), ("setldetail", SettlementOutput.setldetail(computation))]))
+    }
+
+    /// 3201 (reconciliation totals): the hospital's totals for `insutype` and the days
+    /// `stmt_begndate`…`stmt_enddate` against the standing settlements of the ledger. Answers
+    /// `stmtinfo{stmt_rslt: "0" agree | "1" disagree, stmt_rslt_dscr}` and — beyond what the
+    /// platform is known to send — the simulator's own totals, so differences can be listed.
+    private func reconcile(_ request: PlatformRequest) -> Answer {
+        let data = request.data
+        guard let begin = data["stmt_begndate"]?.stringValue, let end = data["stmt_enddate"]?.stringValue, begin.count == 10, end.count == 10,
+              let medfee = data["medfee_sumamt"]?.moneyValue, let funds = data["fund_pay_sumamt"]?.moneyValue,
+              let count = data["fixmedins_setl_cnt"]?.intValue else {
+            return fail("stmt_begndate, stmt_enddate (yyyy-MM-dd), medfee_sumamt, fund_pay_sumamt and fixmedins_setl_cnt are required")
+        }
+        let insutype = data["insutype"]?.stringValue ?? ""
+        let standing = ledger.filter { entry in
+            entry.status == .settled && entry.fixmedinsCode == request.fixmedinsCode && (insutype.isEmpty || entry.insutype == insutype)
+                && String(entry.setlTime.prefix(10)) >= begin && String(entry.setlTime.prefix(10)) <= end
+        }
+        let ourMedfee = standing.map(\.computation.medfeeSumamt).sum()
+        let ourFunds = standing.map(\.computation.fundPaySumamt).sum()
+        let acct = data["acct_pay"]?.moneyValue ?? .zero
+        let agrees = standing.count == count && ourMedfee == medfee && ourFunds == funds && acct == .zero
+        return (0, nil, .object([("stmtinfo", .object([
+            ("setl_optins", .string(areaCode)), ("stmt_rslt", .string(agrees ? "0" : "1")),
+            ("stmt_rslt_dscr", .string(agrees ? "对账一致 (totals agree)" : "对账不一致 (totals differ)")),
+            ("fixmedins_setl_cnt", .int(standing.count)), ("medfee_sumamt", .money(ourMedfee)),
+            ("fund_pay_sumamt", .money(ourFunds)), ("acct_pay", .money(.zero)),
+        ]))]))
     }
 
     private func cancelSettlement(_ request: PlatformRequest) -> Answer {

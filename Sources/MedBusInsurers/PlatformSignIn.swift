@@ -49,13 +49,14 @@ actor PlatformSignIn {
         return signNo
     }
 
-    /// A 9001 envelope: msgid = fixmedins_code + yyyyMMddHHmmss + 4-digit sequence.
+    /// A 9001 envelope: msgid = fixmedins_code + yyyyMMddHHmmss + 4-digit sequence from 9000–9999,
+    /// the range the orchestrator leaves free, so a sign-in never reuses a settlement step's msgid.
     private func nextEnvelope() -> JSONValue {
-        sequence = (sequence + 1) % 10_000
+        sequence = (sequence + 1) % 1_000
         let now = Date()
         return .object([
             ("infno", .string("9001")),
-            ("msgid", .string("\(manifest.fixmedinsCode)\(PlatformTime.msgidStamp(now))\(String(format: "%04d", sequence))")),
+            ("msgid", .string("\(manifest.fixmedinsCode)\(PlatformTime.msgidStamp(now))\(String(format: "%04d", 9_000 + sequence))")),
             ("mdtrtarea_admvs", .string(manifest.mdtrtareaAdmvs)), ("insuplc_admdvs", .string("")),
             ("recer_sys_code", .string("MEDBUS")), ("dev_no", .string("")), ("dev_safe_info", .string("")),
             ("cainfo", .string("")), ("signtype", .string("")), ("infver", .string("V1.0")),

@@ -24,6 +24,8 @@ public struct LedgerEntry: Sendable {
     /// msgid of the 2208 or 2601 that ended it.
     public var endedBy: String?
     public var lineSns: [String]
+    /// `setl_time` as the 2207 answer stated it (`yyyy-MM-dd HH:mm:ss`): the day 3201 counts it on.
+    public var setlTime: String
 
     /// The ledger as `GET /_ledger` shows it: amounts only, no names or certificate numbers.
     var json: JSONValue {
@@ -32,7 +34,7 @@ public struct LedgerEntry: Sendable {
             ("setl_id", .string(setlId)), ("msgid", .string(msgid)), ("status", .string(status.rawValue)),
             ("ended_by", endedBy.map(JSONValue.string) ?? .null),
             ("psn_no", .string(psnNo)), ("mdtrt_id", .string(mdtrtId)), ("chrg_bchno", .string(chrgBchno)),
-            ("fixmedins_code", .string(fixmedinsCode)), ("insutype", .string(insutype)),
+            ("fixmedins_code", .string(fixmedinsCode)), ("insutype", .string(insutype)), ("setl_time", .string(setlTime)),
             ("medfee_sumamt", .money(c.medfeeSumamt)), ("hifp_pay", .money(c.hifpPay)),
             ("serious_pay", .money(c.seriousPay)), ("maf_pay", .money(c.mafPay)),
             ("fund_pay_sumamt", .money(c.fundPaySumamt)), ("psn_part_amt", .money(c.psnPartAmt)),

@@ -81,6 +81,7 @@ public final class KafkaConsumer: Sendable {
         }
 
         let seeks = self.seeks
+        let lag = ConsumerLagGauges(group: groupID)
         client.startPolling {
             // Seeks run here, between two polls, so no record fetched before a seek is in flight
             // towards the buffer while that partition's buffered records are dropped.
@@ -90,6 +91,7 @@ public final class KafkaConsumer: Sendable {
             let err = raw.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 buffer.push(KafkaConsumerMessage(raw))
+                lag.observe(rk.handle, raw)
             } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 return
             } else if let fatal = client.fatalError() {

@@ -73,7 +73,9 @@ public final class KafkaProducer: Sendable {
                 throw error
             }
         }
-        return await batch.reports()
+        let reports = await batch.reports()
+        ProducedMessages.count(reports)
+        return reports
     }
 
     /// Enqueues one record, waiting while librdkafka's local queue is full (back-pressure).

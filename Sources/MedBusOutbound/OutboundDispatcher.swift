@@ -166,6 +166,7 @@ public final class OutboundDispatcher: Sendable {
             switch result {
             case .success:
                 counters.withLockedValue { $0.delivered += 1 }
+                OutboundMetrics.count(destinationName, "delivered")
                 if attempt > 1 { logger.info("delivered after retries", metadata: meta(record, ["attempt": "\(attempt)"])) }
                 return true
             case .failure(let failure):
@@ -177,6 +178,7 @@ public final class OutboundDispatcher: Sendable {
                     "attempt": "\(attempt)", "reason": "\(failure.reason)", "error": "\(failure.message)", "backoff": "\(wait)",
                 ]))
                 counters.withLockedValue { $0.retried += 1 }
+                OutboundMetrics.count(destinationName, "retried")
                 do { try await Task.sleep(for: wait) } catch { return false }
                 attempt += 1
             }
@@ -194,6 +196,7 @@ public final class OutboundDispatcher: Sendable {
             do {
                 try await producer.send(letter)
                 counters.withLockedValue { $0.deadLettered += 1 }
+                OutboundMetrics.count(destinationName, "dead_lettered")
                 logger.error("record dead-lettered", metadata: meta(record, [
                     "attempts": "\(attempts)", "reason": "\(DeadLetter.reason(for: failure, attempts: attempts, maxAttempts: policy.maxAttempts))",
                     "error": "\(failure.message)", "deadLetterTopic": "\(deadLetterTopic)",

@@ -10,6 +10,7 @@ enum RegistrySchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-mappings-audit", migrate: createTables)
+        migrator.registerMigration("v2-audit-role-outcome", migrate: addAuditRoleAndOutcome)
         return migrator
     }
 
@@ -66,6 +67,16 @@ enum RegistrySchema {
                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
             CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+            """)
+    }
+
+    /// The admin API's actions record the caller's role and whether the action succeeded or was refused.
+    /// Entries written before (and registry changes made with the CLI on the data directory) are `local`.
+    private static func addAuditRoleAndOutcome(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE audit_log ADD COLUMN role TEXT NOT NULL DEFAULT 'local';
+            ALTER TABLE audit_log ADD COLUMN outcome TEXT NOT NULL DEFAULT 'success';
+            CREATE INDEX audit_log_actor ON audit_log (actor, id);
             """)
     }
 }

@@ -156,6 +156,7 @@ public actor RoutingCore {
 
     /// One batch, one transaction.
     private func process(_ batch: [KafkaConsumerMessage], _ consumer: KafkaConsumer, _ producer: KafkaTransactionalProducer) async throws {
+        let started = ContinuousClock.now
         let router = nextRouter
         if router.version != self.router.version {
             logger.info("router switched", metadata: ["from": "\(self.router.version)", "to": "\(router.version)"])
@@ -205,6 +206,7 @@ public actor RoutingCore {
         stats.skipped += counts.skipped
         stats.alreadyPresent += counts.alreadyPresent
         stats.transactions += 1
+        RoutingMetrics.committed(batch, outputs: messages, deadLetterTopic: configuration.deadLetterTopic, since: started)
         logger.trace("batch committed", metadata: [
             "records": "\(batch.count)", "outputs": "\(messages.count)", "positions": "\(next)", "version": "\(router.version)",
         ])
@@ -247,6 +249,7 @@ public actor RoutingCore {
         if transactionOpen {
             try await abort(producer)
             stats.aborts += 1
+            RoutingMetrics.aborted(error)
         }
         // Whatever the failed attempt wrote is now in the log: the next batch rescans.
         inDoubt.invalidate()

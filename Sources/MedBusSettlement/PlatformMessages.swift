@@ -21,16 +21,24 @@ enum PlatformMessages {
         return "\(p(c.year, 4))-\(p(c.month, 2))-\(p(c.day, 2)) \(p(c.hour, 2)):\(p(c.minute, 2)):\(p(c.second, 2))"
     }
 
-    /// The request envelope around `input`.
+    /// The request envelope around `input` for one saga step.
     static func request(infno: String, msgid: String, input: JSONValue, saga: SagaRecord,
                         platform: SettlementConfiguration.Platform, at date: Date) -> JSONValue {
         let request = saga.request
         let insuplc = saga.person?.insuplcAdmdvs ?? request.insuplcAdmdvs ?? request.mdtrtareaAdmvs ?? ""
-        return .object([
+        return envelope(infno: infno, msgid: msgid, fixmedinsCode: request.fixmedinsCode, fixmedinsName: request.fixmedinsName ?? "",
+                        mdtrtareaAdmvs: request.mdtrtareaAdmvs ?? insuplc, insuplcAdmdvs: insuplc, input: input, platform: platform, at: date)
+    }
+
+    /// The request envelope. `sign_no` is the configured one; the NHSA insurer adapter replaces it
+    /// with the sign_no of its own 9001 sign-in.
+    static func envelope(infno: String, msgid: String, fixmedinsCode: String, fixmedinsName: String, mdtrtareaAdmvs: String,
+                         insuplcAdmdvs: String, input: JSONValue, platform: SettlementConfiguration.Platform, at date: Date) -> JSONValue {
+        .object([
             "infno": .string(infno),
             "msgid": .string(msgid),
-            "mdtrtarea_admvs": .string(request.mdtrtareaAdmvs ?? insuplc),
-            "insuplc_admdvs": .string(insuplc),
+            "mdtrtarea_admvs": .string(mdtrtareaAdmvs),
+            "insuplc_admdvs": .string(insuplcAdmdvs),
             "recer_sys_code": .string(platform.recerSysCode),
             "dev_no": .string(""),
             "dev_safe_info": .string(""),
@@ -41,8 +49,8 @@ enum PlatformMessages {
             "opter": .string(platform.opter),
             "opter_name": .string(platform.opterName),
             "inf_time": .string(infTime(date)),
-            "fixmedins_code": .string(request.fixmedinsCode),
-            "fixmedins_name": .string(request.fixmedinsName ?? ""),
+            "fixmedins_code": .string(fixmedinsCode),
+            "fixmedins_name": .string(fixmedinsName),
             "sign_no": .string(platform.signNo),
             "input": input,
         ])
@@ -52,14 +60,33 @@ enum PlatformMessages {
     static func input(for step: SagaStep, saga: SagaRecord) -> JSONValue {
         let request = saga.request
         let psnNo = JSONValue.optional(saga.person?.psnNo ?? request.psnNo)
-        let mdtrtId = JSONValue.optional(request.mdtrtId)
+        let mdtrtId = JSONValue.optional(saga.mdtrtId)
+        let certificate: [String: JSONValue] = ["mdtrt_cert_type": .optional(request.mdtrtCertType), "mdtrt_cert_no": .optional(request.mdtrtCertNo)]
+        let insutype = JSONValue.optional(saga.person?.insutype ?? request.insutype)
+        let begntime = JSONValue.string(infTime(request.requestedAt.flatMap(MessageEnvelope.parseTimestamp) ?? saga.createdAt))
         switch step {
         case .personLookup:
+            // With a national id card (02) the certificate number is the person's certno too.
+            let idCard = request.mdtrtCertType == "02"
             return .object(["data": .object([
                 "mdtrt_cert_type": .optional(request.mdtrtCertType),
                 "mdtrt_cert_no": .optional(request.mdtrtCertNo),
-                "psn_cert_type": .string(""), "certno": .string(""), "psn_name": .string(""),
+                "psn_cert_type": .string(idCard ? "01" : ""), "certno": .string(idCard ? request.mdtrtCertNo ?? "" : ""), "psn_name": .string(""),
             ])])
+        case .registration:
+            return .object(["data": .object(certificate.merging([
+                "psn_no": psnNo, "insutype": insutype, "begntime": begntime, "ipt_otp_no": .string(request.encounterId),
+                "atddr_no": .string(""), "dr_name": .string(""), "dept_code": .optional(request.feedetail.first?.bilgDeptCodg),
+                "dept_name": .optional(request.feedetail.first?.bilgDeptName), "caty": .string(""),
+            ]) { $1 })])
+        case .admission:
+            return .object(["mdtrtinfo": .object(certificate.merging([
+                "psn_no": psnNo, "insutype": insutype, "begntime": begntime, "med_type": .string(request.medType),
+                "ipt_no": .string(request.encounterId), "atddr_no": .string(""), "chfpdr_name": .string(""),
+                "adm_dept_codg": .optional(request.feedetail.first?.bilgDeptCodg), "adm_dept_name": .optional(request.feedetail.first?.bilgDeptName),
+            ]) { $1 }), "diseinfo": .array([])])
+        case .registrationCancel, .admissionCancel:
+            return .object(["data": .object(["psn_no": psnNo, "mdtrt_id": mdtrtId, "ipt_otp_no": .string(request.encounterId)])])
         case .feeUpload:
             let lines: [JSONValue] = request.feedetail.map { line in
                 .object([

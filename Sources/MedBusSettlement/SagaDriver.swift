@@ -200,6 +200,18 @@ final class SagaDriver {
         switch pending.step {
         case .personLookup:
             saga.person = Self.person(from: reply.output, insutype: saga.request.insutype)
+            if saga.request.mdtrtId == nil {
+                try await begin(saga.request.isInpatient ? .admission : .registration)
+            } else {
+                try await begin(.feeUpload)
+            }
+        case .registration, .admission:
+            let registered = reply.output["data"] ?? reply.output["result"] ?? reply.output
+            guard let mdtrtId = registered["mdtrt_id"]?.stringValue, !mdtrtId.isEmpty else {
+                try await fail("registration-without-mdtrt_id", errMsg: nil)
+                return
+            }
+            saga.registeredMdtrtId = mdtrtId
             try await begin(.feeUpload)
         case .feeUpload:
             try await begin(.preSettlement)
@@ -329,6 +341,8 @@ final class SagaDriver {
         if saga.settlement != nil { undo.append(.settlementCancel) }
         if (saga.commercial?.approved ?? .zero) > .zero { undo.append(.commercialReversal) }
         if saga.msgids[SagaStep.feeUpload.rawValue] != nil { undo.append(.feeUploadCancel) }
+        // A visit MedBus registered is cancelled last (its fee lines first).
+        if saga.registeredMdtrtId != nil { undo.append(saga.request.isInpatient ? .admissionCancel : .registrationCancel) }
         saga.compensation = undo
         try await continueCompensation()
     }
@@ -408,6 +422,7 @@ final class SagaDriver {
         timer?.cancel()
         try await context.store.commit(saga, from: from, reason: state == .failed ? saga.failureReason : nil)
         logger.info("settlement finished", metadata: ["state": "\(state.rawValue)"])
+        await context.finished.signal(saga.id, true)
         try await publishOutputs()
     }
 

@@ -13,6 +13,8 @@ struct SagaRecord: Codable, Sendable {
     /// Every msgid used, by step, in order (for the log and reconciliation).
     var msgids: [String: [String]] = [:]
     var person: Person?
+    /// The mdtrt_id 2201/2401 returned, when the request had none.
+    var registeredMdtrtId: String?
     /// 2206 output.
     var preSettlement: JSONValue?
     /// 2207 output.
@@ -75,6 +77,9 @@ struct SagaRecord: Codable, Sendable {
         self.createdAt = date
         self.updatedAt = date
     }
+
+    /// The visit's mdtrt_id: the HIS's, or the one registration returned.
+    var mdtrtId: String? { request.mdtrtId ?? registeredMdtrtId }
 
     /// Work remains: a step to run or outputs to publish.
     var needsWork: Bool { !state.isTerminal || !outputsPublished }

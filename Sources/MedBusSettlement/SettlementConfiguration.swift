@@ -43,6 +43,12 @@ public struct SettlementConfiguration: Sendable {
     public var commercialFallback: CommercialFallback
     /// Pause before re-sending after `infcode = -1` on steps other than 2207.
     public var retryDelay: Duration
+    /// The designated institutions (fixmedins_code) this MedBus settles for; a request from any
+    /// other is refused (`SettlementError.unknownHospital`, dead-lettered from the topic). Empty:
+    /// every hospital.
+    public var hospitals: Set<String>
+    /// Where requests that cannot be processed go, with the reason in `medbus-error-reason`.
+    public var deadLetterTopic: String
 
     public init(
         platform: Platform = Platform(signNo: "SN00000000000000"),
@@ -51,7 +57,9 @@ public struct SettlementConfiguration: Sendable {
         maxAttempts: Int = 3,
         maxSettlementRounds: Int = 3,
         commercialFallback: CommercialFallback = .queueClaim,
-        retryDelay: Duration = .milliseconds(200)
+        retryDelay: Duration = .milliseconds(200),
+        hospitals: Set<String> = [],
+        deadLetterTopic: String = "dlq.settlement"
     ) {
         self.platform = platform
         self.commercialInsurers = commercialInsurers
@@ -60,5 +68,7 @@ public struct SettlementConfiguration: Sendable {
         self.maxSettlementRounds = maxSettlementRounds
         self.commercialFallback = commercialFallback
         self.retryDelay = retryDelay
+        self.hospitals = hospitals
+        self.deadLetterTopic = deadLetterTopic
     }
 }

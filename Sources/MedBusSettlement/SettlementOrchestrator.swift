@@ -18,11 +18,14 @@ import MedBusKafka
 /// per saga log: replies are routed to the sagas this process runs.
 public final class SettlementOrchestrator: Sendable {
     private let kafka: KafkaConfig
-    private let store: SettlementStore
+    let store: SettlementStore
     private let producer: KafkaProducer
     private let registry: SagaRegistry
     private let configuration: SettlementConfiguration
     private let logger: Logger
+    private let finished = Waiters<Bool>()
+    /// Replies to requests outside any saga (3201), by msgid.
+    private let queries = Waiters<JSONValue>()
 
     /// Opens the saga log in `storeDirectory` and a producer; nothing runs until `run()` (but
     /// `submit` already starts sagas).
@@ -40,7 +43,8 @@ public final class SettlementOrchestrator: Sendable {
             store.close()
             throw error
         }
-        registry = SagaRegistry(context: SagaContext(store: store, producer: producer, configuration: configuration, logger: logger, now: { Date() }))
+        registry = SagaRegistry(context: SagaContext(store: store, producer: producer, configuration: configuration, logger: logger,
+                                                     now: { Date() }, finished: finished))
     }
 
     /// Consumes requests and replies and resumes unfinished sagas, until the task is cancelled;
@@ -86,10 +90,13 @@ public final class SettlementOrchestrator: Sendable {
     /// Starts the settlement of `request`, or finds the one already started for the same
     /// (fixmedins_code, chrg_bchno): a repeat never starts a second saga.
     /// - Returns: the settlement id.
-    /// - Throws: `SettlementError.invalidRequest`, `.store`.
+    /// - Throws: `SettlementError.invalidRequest`, `.unknownHospital`, `.store`.
     @discardableResult
     public func submit(_ request: SettlementRequest) async throws -> String {
         try request.validate()
+        guard configuration.hospitals.isEmpty || configuration.hospitals.contains(request.fixmedinsCode) else {
+            throw SettlementError.unknownHospital(request.fixmedinsCode)
+        }
         let now = Date()
         let (saga, created) = try await store.create(SagaRecord(id: "stl-" + UUID().uuidString.lowercased(), request: request, at: now))
         if created {
@@ -104,6 +111,40 @@ public final class SettlementOrchestrator: Sendable {
     public func status(_ id: String) async throws -> SettlementStatus {
         guard let saga = try await store.load(id: id) else { throw SettlementError.notFound(id: id) }
         return Self.status(saga)
+    }
+
+    /// The settlement's status once it is final (completed, failed or cancelled), or as it stands
+    /// when `timeout` passes first.
+    /// - Throws: `SettlementError.notFound`, `.store`.
+    public func status(_ id: String, waitingUpTo timeout: Duration) async throws -> SettlementStatus {
+        let store = self.store
+        _ = try await finished.wait(for: id, timeout: timeout) {
+            guard let saga = try await store.load(id: id) else { throw SettlementError.notFound(id: id) }
+            return saga.state.isTerminal ? true : nil
+        }
+        return try await status(id)
+    }
+
+    /// Sends one platform request outside any saga (e.g. 3201) on `insurer.nhsa.requests` and
+    /// waits for its reply.
+    /// - Throws: `SettlementError.insurer` when no reply comes within `timeout`.
+    func query(infno: String, fixmedinsCode: String, input: JSONValue, timeout: Duration) async throws -> PlatformMessages.Reply {
+        let now = Date()
+        let msgid = try await store.allocateQueryMessageID(fixmedinsCode: fixmedinsCode, infno: infno, at: now)
+        let envelope = PlatformMessages.envelope(infno: infno, msgid: msgid, fixmedinsCode: fixmedinsCode, fixmedinsName: "",
+                                                 mdtrtareaAdmvs: "", insuplcAdmdvs: "", input: input, platform: configuration.platform, at: now)
+        let headers = [
+            KafkaHeader(key: MessageEnvelope.Header.id, string: msgid),
+            KafkaHeader(key: MessageEnvelope.Header.messageType, string: infno),
+            KafkaHeader(key: MessageEnvelope.Header.contentType, string: "application/json"),
+        ]
+        let producer = self.producer
+        let body = try await queries.wait(for: msgid, timeout: timeout) {
+            try await producer.send(KafkaProducerMessage(topic: SagaContext.platformRequests, key: msgid, value: envelope.jsonText, headers: headers))
+            return nil
+        }
+        guard let body else { throw SettlementError.insurer("no answer to \(infno) (msgid \(msgid)) within \(timeout)") }
+        return try PlatformMessages.Reply(body)
     }
 
     /// Cancels a completed settlement: 2208, then the commercial reversal when the insurer paid;
@@ -149,27 +190,61 @@ public final class SettlementOrchestrator: Sendable {
         if resumed > 0 { logger.info("resumed unfinished settlements", metadata: ["count": "\(resumed)"]) }
     }
 
-    /// Each request becomes a saga (or finds its existing one) before its offset is committed.
+    /// Each request becomes a saga (or finds its existing one) before its offset is committed; one
+    /// that cannot (not JSON, a missing or bad field, an unknown hospital) goes to `dlq.settlement`
+    /// with its reason first.
     private func consumeRequests(_ consumer: KafkaConsumer) async throws {
         while true {
             let batch = try await consumer.nextBatch(maxCount: 500)
             if batch.isEmpty { return }
-            await withTaskGroup(of: Void.self) { group in
+            // A saga log failure is not the request's fault: the consumer stops before the commit
+            // and the request is read again after a restart.
+            let rejected = try await withThrowingTaskGroup(of: KafkaProducerMessage?.self) { group in
                 for message in batch {
                     group.addTask {
                         do {
                             let request = try JSONDecoder().decode(SettlementRequest.self, from: Data(message.value ?? []))
                             try await self.submit(request)
+                            return nil
+                        } catch let error as SettlementError {
+                            switch error {
+                            case .invalidRequest, .unknownHospital: return self.deadLetter(message, error)
+                            default: throw error
+                            }
                         } catch {
-                            // The reason names a field or a decoding path, never a value.
-                            self.logger.warning("settlement request rejected", metadata: [
-                                "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(Self.reason(error))"])
+                            return self.deadLetter(message, error)
                         }
                     }
                 }
+                var letters: [KafkaProducerMessage] = []
+                for try await letter in group { if let letter { letters.append(letter) } }
+                return letters
+            }
+            if !rejected.isEmpty {
+                // A dead letter not delivered stops the consumer before the commit: the request is read again.
+                let reports = try await producer.sendBatch(rejected)
+                if let error = reports.compactMap(\.error).first { throw error }
             }
             try await consumer.commit(Self.positions(batch))
         }
+    }
+
+    /// The request as it came, with the reason in the routing core's dead-letter headers. The
+    /// reason names a field or a decoding path, never a value.
+    private func deadLetter(_ message: KafkaConsumerMessage, _ error: any Error) -> KafkaProducerMessage {
+        let (reason, detail) = Self.rejectionReason(error)
+        logger.warning("settlement request rejected", metadata: [
+            "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(reason)", "detail": "\(detail)"])
+        var headers = message.headers.filter { ![SagaContext.errorReasonHeader, SagaContext.errorMessageHeader].contains($0.key) }
+        headers += [
+            KafkaHeader(key: SagaContext.errorReasonHeader, string: reason),
+            KafkaHeader(key: SagaContext.errorMessageHeader, string: detail),
+            KafkaHeader(key: SagaContext.sourceTopicHeader, string: message.topic),
+            KafkaHeader(key: SagaContext.sourcePartitionHeader, string: "\(message.partition)"),
+            KafkaHeader(key: SagaContext.sourceOffsetHeader, string: "\(message.offset)"),
+            KafkaHeader(key: SagaContext.deadLetteredAtHeader, string: MessageEnvelope.formatTimestamp(Date())),
+        ]
+        return KafkaProducerMessage(topic: configuration.deadLetterTopic, key: message.key, value: message.value, headers: headers)
     }
 
     /// Replies are routed to their saga by the request msgid; the saga decides whether a reply is
@@ -183,6 +258,10 @@ public final class SettlementOrchestrator: Sendable {
                 guard let body = try? JSONValue.parse(message.value ?? []),
                       let msgid = message.headers.string(MessageEnvelope.Header.correlationId) ?? body["msgid"]?.stringValue else {
                     logger.warning("reply without correlation id or not JSON", metadata: ["topic": "\(message.topic)", "offset": "\(message.offset)"])
+                    continue
+                }
+                if await queries.isAwaited(msgid) {
+                    await queries.signal(msgid, body)
                     continue
                 }
                 guard let id = try await store.settlementID(forMessage: msgid) else {
@@ -201,13 +280,22 @@ public final class SettlementOrchestrator: Sendable {
         return Array(last.values)
     }
 
-    private static func reason(_ error: any Error) -> String {
-        switch error {
-        case let error as SettlementError: error.description
-        case DecodingError.keyNotFound(let key, _): "missing field \(key.stringValue)"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
-            "bad field \(context.codingPath.map(\.stringValue).joined(separator: "."))"
-        default: "\(type(of: error))"
+    /// (machine-readable reason, one line for operators): `not-json`, `missing-field`, `bad-field`,
+    /// `invalid-request`, `unknown-hospital`.
+    public static func rejectionReason(_ error: any Error) -> (String, String) {
+        func path(_ keys: [any CodingKey]) -> String { keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") }
+        return switch error {
+        case SettlementError.unknownHospital(let code): ("unknown-hospital", SettlementError.unknownHospital(code).description)
+        case SettlementError.invalidRequest(let reason): ("invalid-request", reason)
+        case DecodingError.keyNotFound(let key, let context):
+            ("missing-field", "missing field \(path(context.codingPath + [key]))")
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            ("bad-field", "bad field \(path(context.codingPath))")
+        case DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty:
+            ("not-json", "the body is not a JSON object")
+        case DecodingError.dataCorrupted(let context):
+            ("bad-field", "bad field \(path(context.codingPath))")
+        default: ("invalid-request", "\(type(of: error))")
         }
     }
 }

@@ -103,6 +103,9 @@ public struct SettlementRequest: Codable, Sendable, Hashable {
         case commercial, feedetail
     }
 
+    /// Inpatient med_type (21–24 inpatient, 52 maternity inpatient): registered with 2401 admission.
+    public var isInpatient: Bool { medType.hasPrefix("2") || medType == "52" }
+
     /// The sum of the fee lines, exact.
     public var feeLinesTotal: Money { feedetail.map(\.detItemFeeSumamt).sum() }
 

@@ -5,6 +5,7 @@ enum SettlementSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-settlements", migrate: createTables)
+        migrator.registerMigration("v2-platform-queries", migrate: createQueries)
         return migrator
     }
 
@@ -54,6 +55,18 @@ enum SettlementSchema {
                 BEGIN SELECT RAISE(ABORT, 'settlement_transitions is append-only'); END;
             CREATE TRIGGER settlement_transitions_no_delete BEFORE DELETE ON settlement_transitions
                 BEGIN SELECT RAISE(ABORT, 'settlement_transitions is append-only'); END;
+            """)
+    }
+
+    /// msgids of platform requests outside any saga (3201 reconciliation): they share the msgid
+    /// sequence with `settlement_messages`, so no two requests ever carry one msgid.
+    private static func createQueries(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE platform_queries (
+                msgid      TEXT    NOT NULL PRIMARY KEY,
+                infno      TEXT    NOT NULL,
+                created_at INTEGER NOT NULL
+            ) STRICT;
             """)
     }
 }

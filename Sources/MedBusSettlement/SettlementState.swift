@@ -2,12 +2,14 @@
 ///
 /// A working state names the step in progress: its request has been committed to the saga log and
 /// sent (or is about to be re-sent after a restart) and the saga waits for its reply. The forward
-/// path is `received → person-lookup (1101) → fee-upload (2204) → pre-settled (2206) →
-/// settled (2207) → commercial-claim → completed`; the compensation states undo what was done
-/// before `failed` or `cancelled`.
+/// path is `received → person-lookup (1101) → [registration (2201 outpatient / 2401 admission,
+/// when the request has no mdtrt_id)] → fee-upload (2204) → pre-settled (2206) → settled (2207)
+/// → commercial-claim → completed`; the compensation states undo what was done before `failed`
+/// or `cancelled`.
 public enum SettlementState: String, Codable, Sendable, CaseIterable {
     case received
     case personLookup = "person-lookup"
+    case registration
     case feeUpload = "fee-upload"
     case preSettled = "pre-settled"
     case settled
@@ -15,6 +17,7 @@ public enum SettlementState: String, Codable, Sendable, CaseIterable {
     case completed
     case feeUploadCancel = "fee-upload-cancel"
     case reversal
+    case registrationCancel = "registration-cancel"
     case settlementCancel = "settlement-cancel"
     case commercialReversal = "commercial-reversal"
     case failed
@@ -27,6 +30,12 @@ public enum SettlementState: String, Codable, Sendable, CaseIterable {
 /// One request the saga sends, and the state it stands in while waiting for the reply.
 enum SagaStep: String, Codable, Sendable {
     case personLookup = "1101"
+    /// Outpatient registration, giving the visit its mdtrt_id (cancelled by 2202).
+    case registration = "2201"
+    /// Inpatient admission registration (cancelled by 2404).
+    case admission = "2401"
+    case registrationCancel = "2202"
+    case admissionCancel = "2404"
     case feeUpload = "2204"
     case feeUploadCancel = "2205"
     case preSettlement = "2206"
@@ -39,6 +48,8 @@ enum SagaStep: String, Codable, Sendable {
     var state: SettlementState {
         switch self {
         case .personLookup: .personLookup
+        case .registration, .admission: .registration
+        case .registrationCancel, .admissionCancel: .registrationCancel
         case .feeUpload: .feeUpload
         case .feeUploadCancel: .feeUploadCancel
         case .preSettlement: .preSettled
@@ -58,7 +69,7 @@ enum SagaStep: String, Codable, Sendable {
     /// Compensation steps are retried without limit: giving up would leave money moved.
     var isCompensation: Bool {
         switch self {
-        case .feeUploadCancel, .reversal, .settlementCancel, .commercialReversal: true
+        case .feeUploadCancel, .reversal, .settlementCancel, .commercialReversal, .registrationCancel, .admissionCancel: true
         default: false
         }
     }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GRDB
 import MedBusSQLite
@@ -9,14 +10,17 @@ import MedBusSQLite
 /// `settlements` holds each saga's current record (one row, unique per hospital and charge batch:
 /// the idempotency key); `settlement_transitions` is the append-only history (triggers refuse
 /// updates and deletes); `settlement_messages` maps every msgid ever sent to its settlement, so a
-/// reply is correlated even after a restart. Every method throws `SettlementError.store` only.
+/// reply is correlated even after a restart. Writes of concurrent sagas are group-committed
+/// (`GroupCommit`). Every method throws `SettlementError.store` only.
 final class SettlementStore: Sendable {
     let path: String
     private let pool: DatabasePool
+    private let writer: GroupCommit
 
     private init(path: String, pool: DatabasePool) {
         self.path = path
         self.pool = pool
+        writer = GroupCommit(pool: pool)
     }
 
     /// Opens (creating if needed) the saga log in `directory`, checks its integrity and applies pending
@@ -61,23 +65,41 @@ final class SettlementStore: Sendable {
         }
     }
 
-    /// A platform msgid not used before: `fixmedins_code + yyyyMMddHHmmss + 4-digit sequence`,
+    /// A platform msgid not used before: `fixmedins_code + yyyyMMddHHmmss + 4-digit sequence`
+    /// (0001–8999),
     /// recorded for correlation in the same transaction that picks it (unique across restarts).
     func allocateMessageID(fixmedinsCode: String, settlementID: String, step: SagaStep, at date: Date) async throws -> String {
+        try await allocate(fixmedinsCode: fixmedinsCode, at: date) { db, msgid in
+            try db.execute(sql: "INSERT INTO settlement_messages (msgid, settlement_id, step, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [msgid, settlementID, step.rawValue, date.storedMicroseconds])
+        }
+    }
+
+    /// A msgid for a request outside any saga (3201 reconciliation), from the same sequence.
+    func allocateQueryMessageID(fixmedinsCode: String, infno: String, at date: Date) async throws -> String {
+        try await allocate(fixmedinsCode: fixmedinsCode, at: date) { db, msgid in
+            try db.execute(sql: "INSERT INTO platform_queries (msgid, infno, created_at) VALUES (?, ?, ?)",
+                           arguments: [msgid, infno, date.storedMicroseconds])
+        }
+    }
+
+    private func allocate(fixmedinsCode: String, at date: Date, record: @escaping @Sendable (Database, String) throws -> Void) async throws -> String {
         try await write { db in
             var second = date
             while true {
                 let prefix = fixmedinsCode + PlatformMessages.msgidTimePart(second)
-                let last = try String.fetchOne(db, sql: "SELECT max(msgid) FROM settlement_messages WHERE msgid BETWEEN ? AND ?",
-                                               arguments: [prefix + "0000", prefix + "9999"])
+                let last = try String.fetchOne(db, sql: """
+                    SELECT max(msgid) FROM (SELECT msgid FROM settlement_messages WHERE msgid BETWEEN ?1 AND ?2
+                                            UNION ALL SELECT msgid FROM platform_queries WHERE msgid BETWEEN ?1 AND ?2)
+                    """, arguments: [prefix + "0000", prefix + "9999"])
                 let next = last.flatMap { Int($0.suffix(4)) }.map { $0 + 1 } ?? 1
-                if next <= 9999 {
+                // 9000–9999 are the NHSA insurer adapter's (its 9001 sign-ins carry the same hospital prefix).
+                if next <= 8999 {
                     let msgid = prefix + String(format: "%04d", next)
-                    try db.execute(sql: "INSERT INTO settlement_messages (msgid, settlement_id, step, created_at) VALUES (?, ?, ?, ?)",
-                                   arguments: [msgid, settlementID, step.rawValue, date.storedMicroseconds])
+                    try record(db, msgid)
                     return msgid
                 }
-                // 9,999 requests in one second from one hospital: borrow the next second's numbers.
+                // 8,999 requests in one second from one hospital: borrow the next second's numbers.
                 second += 1
             }
         }
@@ -96,6 +118,8 @@ final class SettlementStore: Sendable {
                 try Self.appendTransition(db, id: record.id, from: from, to: record, reason: reason)
             }
         }
+        // README metrics table; a no-op until the process bootstraps a metrics backend.
+        if from != record.state { Counter(label: "medbus_settlement_transitions_total", dimensions: [("state", record.state.rawValue)]).increment() }
     }
 
     func load(id: String) async throws -> SagaRecord? {
@@ -114,6 +138,15 @@ final class SettlementStore: Sendable {
     /// Sagas with a step to run or outputs to publish: what a restart resumes.
     func unfinishedIDs() async throws -> [String] {
         try await read { db in try String.fetchAll(db, sql: "SELECT id FROM settlements WHERE needs_work = 1 ORDER BY created_at") }
+    }
+
+    /// Sagas in `state` created in [from, to), oldest first (reconciliation's candidates).
+    func records(state: SettlementState, createdFrom from: Date, to: Date) async throws -> [SagaRecord] {
+        try await read { db in
+            try Data.fetchAll(db, sql: """
+                SELECT record FROM settlements WHERE state = ? AND created_at >= ? AND created_at < ? ORDER BY created_at
+                """, arguments: [state.rawValue, from.storedMicroseconds, to.storedMicroseconds]).map(Self.decode)
+        }
     }
 
     /// Newest first, optionally only one state.
@@ -153,8 +186,9 @@ final class SettlementStore: Sendable {
 
     // MARK: - Plumbing
 
+    /// Through group commit: concurrent sagas' writes share a transaction (see `GroupCommit`).
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await pool.write(body) } catch { throw Self.translate(error) }
+        do { return try await writer.write(body) } catch { throw Self.translate(error) }
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {

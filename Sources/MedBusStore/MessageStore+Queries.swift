@@ -3,14 +3,14 @@ import GRDB
 extension MessageStore {
     /// The message with MedBus id `id`, or nil.
     public func message(id: String) throws -> StoredMessage? {
-        try read { db in try Self.fetchMessage(db, where: "id = ?", [id]) }
+        try read { db in try Self.fetchMessage(db, where: "id = ?", [id], sealer: sealer) }
     }
 
     /// The message `source` sent with its own id `sourceMessageId` (HL7 MSH-10, ...), or nil: how an adapter
     /// recognises a retransmission before doing any work.
     public func message(source: String, sourceMessageId: String) throws -> StoredMessage? {
         try read { db in
-            try Self.fetchMessage(db, where: "source = ? AND source_message_id = ?", [source, sourceMessageId])
+            try Self.fetchMessage(db, where: "source = ? AND source_message_id = ?", [source, sourceMessageId], sealer: sealer)
         }
     }
 
@@ -29,10 +29,22 @@ extension MessageStore {
     }
 
     /// The one message matching `condition` (a unique key), or nil.
-    static func fetchMessage(_ db: Database, where condition: String, _ arguments: StatementArguments) throws
+    static func fetchMessage(_ db: Database, where condition: String, _ arguments: StatementArguments, sealer: PayloadSealer) throws
         -> StoredMessage?
     {
         let sql = "SELECT \(StoredMessage.selection) FROM messages WHERE \(condition)"
-        return try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments).map(StoredMessage.init(row:))
+        return try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments).map { try StoredMessage(row: $0, sealer: sealer) }
+    }
+
+    /// How many messages each payload key seals (`nil`: rows in clear), so an operator knows when an
+    /// old key can leave the key file.
+    public func payloadKeyUsage() throws -> [String?: Int] {
+        try read { db in
+            var usage: [String?: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT payload_key_id, COUNT(*) AS n FROM messages GROUP BY payload_key_id") {
+                usage[row["payload_key_id"] as String?] = row["n"]
+            }
+            return usage
+        }
     }
 }

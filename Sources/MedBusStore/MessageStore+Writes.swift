@@ -9,7 +9,9 @@ extension MessageStore {
     /// `(source, sourceMessageId)`, is already stored is not written: the outcome is `.duplicate` with the
     /// stored row. Throws `StoreError` if the batch transaction failed; then the row is not stored.
     public func insert(_ message: StoredMessage) async throws -> InsertOutcome {
-        try await groupCommit { db in try Self.insert(message, into: db) }
+        // Sealed here, before the group commit, so encryption never runs inside the shared transaction.
+        let columns = try sealer.seal(message)
+        return try await groupCommit { [sealer] db in try Self.insert(message, columns, into: db, sealer: sealer) }
     }
 
     /// Stores several messages in one transaction, for callers that already hold a batch (a file import, a
@@ -19,7 +21,8 @@ extension MessageStore {
     /// Blocks the calling thread for the transaction, fsync included. Throws `StoreError` if the transaction
     /// failed; then none of the messages is stored.
     public func insertBatch(_ messages: [StoredMessage]) throws -> [InsertOutcome] {
-        try write { db in try messages.map { try Self.insert($0, into: db) } }
+        let sealed = try messages.map { (message: $0, columns: try sealer.seal($0)) }
+        return try write { db in try sealed.map { try Self.insert($0.message, $0.columns, into: db, sealer: sealer) } }
     }
 
     /// Records that Kafka acknowledged the message at `topic`/`partition`/`offset`: status `published`,
@@ -45,7 +48,16 @@ extension MessageStore {
     /// Keeps the acknowledgement sent to the sender, so a retransmission gets the same bytes back.
     /// Throws `StoreError.notFound` if no row has `id`.
     public func setAck(id: String, ack: Data) async throws {
-        try await update(id: id, set: "ack_payload = ?", [ack])
+        let now = Date().storedMicroseconds
+        try await groupCommit { [sealer] db in
+            // The acknowledgement is sealed under the key of its row's payload, so one key id per row
+            // says which key a row needs.
+            guard let row = try Row.fetchOne(db, sql: "SELECT payload_key_id FROM messages WHERE id = ?", arguments: [id]) else {
+                throw StoreError.notFound(id: id)
+            }
+            let stored = try sealer.seal(ack, id: id, column: .ack, keyID: row["payload_key_id"])
+            try db.execute(sql: "UPDATE messages SET ack_payload = ?, updated_at = ? WHERE id = ?", arguments: [stored, now, id])
+        }
     }
 
     /// Updates the row `id` in the next group-commit batch and stamps `updated_at`.
@@ -61,30 +73,30 @@ extension MessageStore {
     private static let insertSQL = """
         INSERT INTO messages (
             id, source, source_message_id, type, content_type, status, received_at, updated_at,
-            correlation_id, topic, kafka_partition, kafka_offset, error, payload, ack_payload
-        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            correlation_id, topic, kafka_partition, kafka_offset, error, payload_key_id, payload_size, payload, ack_payload
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT DO NOTHING
         """
 
     /// Inserts one row inside the caller's transaction. A uniqueness conflict (id, or source and source
     /// message id) writes nothing and returns the row it collided with.
-    private static func insert(_ message: StoredMessage, into db: Database) throws -> InsertOutcome {
+    private static func insert(_ message: StoredMessage, _ columns: PayloadSealer.Columns, into db: Database, sealer: PayloadSealer) throws -> InsertOutcome {
         try db.cachedStatement(sql: insertSQL).execute(arguments: [
             message.id, message.source, message.sourceMessageId, message.type, message.contentType,
             message.status.rawValue, message.receivedAt.storedMicroseconds, message.updatedAt.storedMicroseconds,
             message.correlationId, message.topic, message.partition, message.offset, message.error,
-            message.payload, message.ackPayload,
+            columns.keyID, columns.payloadSize, columns.payload, columns.ackPayload,
         ])
         if db.changesCount > 0 {
             return .inserted
         }
-        let existing = try fetchMessage(db, where: "id = ?", [message.id])
+        let existing = try fetchMessage(db, where: "id = ?", [message.id], sealer: sealer)
         if let existing {
             return .duplicate(existing: existing)
         }
         if let sourceMessageId = message.sourceMessageId,
             let existing = try fetchMessage(
-                db, where: "source = ? AND source_message_id = ?", [message.source, sourceMessageId])
+                db, where: "source = ? AND source_message_id = ?", [message.source, sourceMessageId], sealer: sealer)
         {
             return .duplicate(existing: existing)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedBusCrypto
 import MedBusSQLite
 
 /// The durable store: every inbound message is committed here before it goes to Kafka and before the sender
@@ -16,26 +17,36 @@ public final class MessageStore: Sendable {
     public let databasePath: String
     let pool: DatabasePool
     let writer: GroupCommitWriter
+    let sealer: PayloadSealer
 
     /// How long a connection waits for a lock held by another process before failing with SQLITE_BUSY.
     private static let busyTimeout: TimeInterval = 5
     /// The WAL is truncated back to this size after a checkpoint, so a burst does not leave a huge file behind.
     private static let walSizeLimit = 64 * 1024 * 1024
 
-    private init(databasePath: String, pool: DatabasePool) {
+    private init(databasePath: String, pool: DatabasePool, keyring: PayloadKeyring?) {
         self.databasePath = databasePath
         self.pool = pool
         self.writer = GroupCommitWriter(pool: pool)
+        self.sealer = PayloadSealer(keyring: keyring)
     }
+
+    /// The keyring payloads are sealed with, or nil when they are stored in clear.
+    public var payloadKeyring: PayloadKeyring? { sealer.keyring }
 
     /// Opens the store in `directory`, creating the directory and the database (`medbus.sqlite`) if missing,
     /// checking the file with `PRAGMA quick_check` (which reads the whole file: seconds for gigabytes) and
     /// applying pending migrations (see `DurableDatabase.openPool`).
     ///
+    /// With a `keyring`, new payloads and acknowledgements are sealed with its current key (the key id
+    /// stored per row) and sealed rows open with whichever of its keys sealed them; rows stored in clear
+    /// stay readable. Without one, payloads are stored in clear and sealed rows fail to read with
+    /// `StoreError.payloadKeyMissing`.
+    ///
     /// - Throws: `StoreError.directoryNotWritable` if the directory cannot be created or written to;
     ///   `StoreError.corrupt` if the file is not an SQLite database or fails the check; `StoreError.sqlite`
     ///   otherwise (a migration failed, the file is locked by another process for longer than the busy timeout).
-    public static func open(directory: String) throws -> MessageStore {
+    public static func open(directory: String, keyring: PayloadKeyring? = nil) throws -> MessageStore {
         do {
             let pool = try DurableDatabase.openPool(
                 directory: directory, fileName: "medbus.sqlite", configuration: configuration,
@@ -46,7 +57,7 @@ public final class MessageStore: Sendable {
                     "temp_store = MEMORY",
                 ],
                 migrator: StoreSchema.migrator)
-            return MessageStore(databasePath: pool.path, pool: pool)
+            return MessageStore(databasePath: pool.path, pool: pool, keyring: keyring)
         } catch {
             throw StoreError(error)
         }

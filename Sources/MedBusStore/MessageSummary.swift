@@ -18,7 +18,7 @@ public struct MessageSummary: Sendable, Equatable, Identifiable {
     public var partition: Int32?
     public var offset: Int64?
     public var error: String?
-    /// Size of the payload in bytes (SQLite reads it from the record header, not from the payload).
+    /// Size of the (clear) payload in bytes, kept in its own column so a search never reads the payload.
     public var payloadSize: Int
 }
 
@@ -26,7 +26,7 @@ extension MessageSummary {
     /// The select list `init(row:)` decodes.
     static let selection = """
         id, source, source_message_id, type, content_type, status, received_at, updated_at, \
-        correlation_id, topic, kafka_partition, kafka_offset, error, length(payload) AS payload_size
+        correlation_id, topic, kafka_partition, kafka_offset, error, payload_size, payload_key_id
         """
 
     /// Decodes a row selected with `selection`.

@@ -12,6 +12,12 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case notFound(id: String)
     /// The store was used after `close()`.
     case closed
+    /// A row's payload is sealed with payload key `keyID`, which the configured keyring lacks (or no
+    /// keyring is configured).
+    case payloadKeyMissing(id: String, keyID: String)
+    /// Payload key `keyID` does not open the row's payload: the key file holds other bytes under that
+    /// id, or the sealed bytes were altered or moved from another row.
+    case payloadKeyMismatch(id: String, keyID: String)
     /// Any other SQLite failure (disk full, I/O error, ...): the result code and SQLite's message.
     case sqlite(String)
 
@@ -26,6 +32,12 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             "no stored message with id \(id)"
         case .closed:
             "the message store is closed"
+        case .payloadKeyMissing(let id, let keyID):
+            "message \(id) is sealed with payload key '\(keyID)', which is not configured: "
+                + "give the key file that holds it (--payload-key-file or MEDBUS_PAYLOAD_KEY_FILE)"
+        case .payloadKeyMismatch(let id, let keyID):
+            "message \(id) does not open with payload key '\(keyID)': the key file holds different bytes "
+                + "under that id, or the stored row was altered"
         case .sqlite(let detail):
             "message store failure: \(detail)"
         }

@@ -10,6 +10,7 @@ enum StoreSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-messages", migrate: createMessages)
+        migrator.registerMigration("v2-payload-encryption", migrate: addPayloadKeyColumns)
         return migrator
     }
 
@@ -41,6 +42,48 @@ enum StoreSchema {
                 payload           BLOB    NOT NULL,
                 ack_payload       BLOB
             ) STRICT;
+            CREATE UNIQUE INDEX messages_source_message_id
+                ON messages (source, source_message_id) WHERE source_message_id IS NOT NULL;
+            CREATE INDEX messages_source_received_at ON messages (source, received_at);
+            CREATE INDEX messages_type_received_at ON messages (type, received_at);
+            CREATE INDEX messages_status_received_at ON messages (status, received_at);
+            CREATE INDEX messages_received_at ON messages (received_at);
+            """)
+    }
+
+    /// Payload encryption: `payload_key_id` names the key that sealed the row's payload and
+    /// acknowledgement (NULL: stored in clear), `payload_size` keeps the clear size for searches.
+    ///
+    /// The table is rebuilt (SQLite's documented way to change a table's shape) rather than altered,
+    /// because `ADD COLUMN` appends after `payload` and a search would then walk through every
+    /// payload's overflow pages to reach the new columns.
+    private static func addPayloadKeyColumns(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE messages_v2 (
+                id                TEXT    NOT NULL PRIMARY KEY,
+                source            TEXT    NOT NULL,
+                source_message_id TEXT,
+                type              TEXT    NOT NULL,
+                content_type      TEXT    NOT NULL,
+                status            TEXT    NOT NULL,
+                received_at       INTEGER NOT NULL,
+                updated_at        INTEGER NOT NULL,
+                correlation_id    TEXT,
+                topic             TEXT,
+                kafka_partition   INTEGER,
+                kafka_offset      INTEGER,
+                error             TEXT,
+                payload_key_id    TEXT,
+                payload_size      INTEGER NOT NULL,
+                payload           BLOB    NOT NULL,
+                ack_payload       BLOB
+            ) STRICT;
+            INSERT INTO messages_v2
+                SELECT id, source, source_message_id, type, content_type, status, received_at, updated_at,
+                       correlation_id, topic, kafka_partition, kafka_offset, error, NULL, length(payload), payload, ack_payload
+                FROM messages;
+            DROP TABLE messages;
+            ALTER TABLE messages_v2 RENAME TO messages;
             CREATE UNIQUE INDEX messages_source_message_id
                 ON messages (source, source_message_id) WHERE source_message_id IS NOT NULL;
             CREATE INDEX messages_source_received_at ON messages (source, received_at);

@@ -72,9 +72,12 @@ extension StoredMessage {
     /// The select list `init(row:)` decodes.
     static let selection = MessageSummary.selection + ", payload, ack_payload"
 
-    /// Decodes a row selected with `selection`; throws like `MessageSummary.init(row:)`.
-    init(row: Row) throws {
+    /// Decodes a row selected with `selection`, opening sealed payloads with `sealer`; throws like
+    /// `MessageSummary.init(row:)` and `PayloadSealer.open`.
+    init(row: Row, sealer: PayloadSealer) throws {
         let summary = try MessageSummary(row: row)
+        let keyID: String? = try row.decode(forColumn: "payload_key_id")
+        let ack: Data? = try row.decode(forColumn: "ack_payload")
         self.init(
             id: summary.id,
             source: summary.source,
@@ -88,8 +91,8 @@ extension StoredMessage {
             topic: summary.topic,
             partition: summary.partition,
             offset: summary.offset,
-            payload: try row.decode(forColumn: "payload"),
+            payload: try sealer.open(try row.decode(forColumn: "payload"), id: summary.id, column: .payload, keyID: keyID),
             error: summary.error,
-            ackPayload: try row.decode(forColumn: "ack_payload"))
+            ackPayload: try ack.map { try sealer.open($0, id: summary.id, column: .ack, keyID: keyID) })
     }
 }

@@ -19,13 +19,14 @@ struct AdapterCommand: AsyncParsableCommand {
         )
         @OptionGroup var kafka: KafkaOptions
         @OptionGroup var store: StoreOptions
+        @OptionGroup(title: "Admin API") var adminAPI: AdminOptions
         @Argument(help: "Adapter manifest.") var manifest: String
 
         func run() async throws {
             let logger = Log.logger("medbus.adapter")
             let loaded: AdapterManifest
             do { loaded = try AdapterManifest.load(path: manifest) } catch { throw CommandFailure("\(error)") }
-            let messageStore = try store.open()
+            let messageStore = try store.open(createKeyIfMissing: true)
             let config = try kafka.config(store: store)
             let admin = try await connect(config)
             let topic = try loaded.rawTopic
@@ -34,7 +35,8 @@ struct AdapterCommand: AsyncParsableCommand {
             }
             let producer = try KafkaProducer(config: AdapterHost.producerConfig(config), logger: Log.logger("medbus.kafka.producer"))
             let host = try AdapterHost(manifests: [loaded], store: messageStore, producer: producer, kafka: config)
-            try await runUntilTerminated(host, logger: logger)
+            let adminBackground = try adminServices(adminAPI, store: store, messageStore: messageStore, kafka: config)
+            try await runUntilTerminated(host, background: adminBackground, logger: logger)
             await producer.shutdown()
             try? messageStore.close()
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MedBusAdapterSDK
+import MedBusDispatch
 import MedBusHISAdapter
 import MedBusHTTPAdapter
 import MedBusKafka
@@ -25,6 +26,7 @@ final class AdapterHost: Sendable {
                 case HL7MLLPAdapter.kind: return try HL7MLLPAdapter(manifest: manifest, ingest: ingest, logger: logger)
                 case HTTPHISAdapter.kind: return try HTTPHISAdapter(manifest: manifest, ingest: ingest, logger: logger)
                 case HL7FileAdapter.kind: return try HL7FileAdapter(manifest: manifest, ingest: ingest, logger: logger)
+                case DispatchAdapter.kind: return try DispatchAdapter(manifest: manifest, ingest: ingest, logger: logger)
                 case IntermediateTableAdapter.kind:
                     // Its progress lives beside the message store: <data-dir>/table-<name>.sqlite.
                     let directory = URL(fileURLWithPath: store.databasePath).deletingLastPathComponent().path
@@ -34,7 +36,7 @@ final class AdapterHost: Sendable {
             } catch {
                 throw CommandFailure("\(manifest.file): \(error)")
             }
-            throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind), \(HTTPHISAdapter.kind), \(HL7FileAdapter.kind), \(IntermediateTableAdapter.kind))")
+            throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind), \(HTTPHISAdapter.kind), \(HL7FileAdapter.kind), \(IntermediateTableAdapter.kind), \(DispatchAdapter.kind))")
         }
     }
 
@@ -88,3 +90,4 @@ extension HL7MLLPAdapter: RunnableAdapter {}
 extension HTTPHISAdapter: RunnableAdapter {}
 extension IntermediateTableAdapter: RunnableAdapter {}
 extension HL7FileAdapter: RunnableAdapter {}
+extension DispatchAdapter: RunnableAdapter {}

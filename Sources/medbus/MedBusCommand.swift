@@ -16,7 +16,7 @@ struct MedBusCommand: AsyncParsableCommand {
         """,
         version: MedBusVersion.current,
         subcommands: [
-            ServeCommand.self, AdapterCommand.self, TopicsCommand.self, MappingCommand.self, RouteCommand.self, MessagesCommand.self, DeadLetterCommand.self, SimulateCommand.self, BenchCommand.self,
+            ServeCommand.self, AdapterCommand.self, TopicsCommand.self, MappingCommand.self, RouteCommand.self, MessagesCommand.self, DeadLetterCommand.self, TokenCommand.self, AuditCommand.self, SettleCommand.self, DispatchCommand.self, PrescriptionCommand.self, SimulateCommand.self, BenchCommand.self,
             VersionCommand.self, StoreWriterCommand.self,
         ]
     )

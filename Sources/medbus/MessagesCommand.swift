@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MedBusAdmin
 import MedBusCore
 import MedBusKafka
 import MedBusStore
@@ -12,9 +13,10 @@ struct MessagesCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Prune.self, Replay.self]
     )
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List messages, newest first (no payloads).")
         @OptionGroup var store: StoreOptions
+        @OptionGroup var remote: RemoteOptions
         @Option(help: "Message id.") var id: String?
         @Option(help: "Source, e.g. his.h370102001.") var source: String?
         @Option(help: "Message type, e.g. ADT^A01.") var type: String?
@@ -23,7 +25,12 @@ struct MessagesCommand: AsyncParsableCommand {
         @Option(help: "Received before (RFC 3339).") var until: String?
         @Option(help: "Most rows to print.") var limit: Int = 50
 
-        func run() throws {
+        func run() async throws {
+            if let client = try remote.client() {
+                return try await RemoteMessages.list(client, query: [
+                    "id": id, "source": source, "type": type, "status": status?.rawValue, "from": since, "to": until, "limit": String(limit),
+                ])
+            }
             let query = MessageQuery(id: id, source: source, type: type, status: status,
                                      from: try since.map { try timestamp($0, "--since") },
                                      to: try until.map { try timestamp($0, "--until") }, limit: limit)
@@ -38,13 +45,15 @@ struct MessagesCommand: AsyncParsableCommand {
         }
     }
 
-    struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one message's metadata; its payload only with --payload.")
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one message's metadata; its payload only with --payload (audited).")
         @OptionGroup var store: StoreOptions
+        @OptionGroup var remote: RemoteOptions
         @Argument(help: "Message id.") var id: String
         @Flag(help: "Also print the payload (patient data: the operator is responsible for where it goes).") var payload = false
 
-        func run() throws {
+        func run() async throws {
+            if let client = try remote.client() { return try await RemoteMessages.show(client, id: id, payload: payload) }
             guard let message = try store.open().message(id: id) else { throw CommandFailure("no message with id '\(id)'") }
             let fields: [(String, String?)] = [
                 ("id", message.id), ("source", message.source), ("source message id", message.sourceMessageId),
@@ -56,6 +65,9 @@ struct MessagesCommand: AsyncParsableCommand {
             ]
             for case let (name, value?) in fields { print("\(name): \(value)") }
             if payload {
+                let (registry, trail) = try openAuditTrail(store)
+                defer { try? registry.close() }
+                try trail.record(actor: operatorName, action: "message.payload.view", object: "message:\(message.id)", detail: "\(message.payload.count) bytes")
                 print("payload:")
                 FileHandle.standardOutput.write(message.payload)
                 print()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MedBusCrypto
 import MedBusKafka
 import MedBusStore
 
@@ -8,12 +9,38 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Directory of the SQLite store (created if missing).")
     var dataDirectory: String = "./data"
 
-    /// Opens the store, turning its errors into one clear line.
-    func open() throws -> MessageStore {
+    @Option(name: .customLong("payload-key-file"), help: ArgumentHelp("Keys sealing payloads at rest: one id:base64key per line, the first (or $MEDBUS_PAYLOAD_KEY_CURRENT) current. Default: $MEDBUS_PAYLOAD_KEY_FILE, else DATA_DIR/payload.keys (serve and adapter create it when no key is configured).", valueName: "path"))
+    var payloadKeyFile: String?
+
+    /// Opens the store, turning its errors into one clear line. Writers (`serve`, `adapter`) pass
+    /// `createKeyIfMissing`, so payloads are never stored in clear by default.
+    func open(createKeyIfMissing: Bool = false) throws -> MessageStore {
+        let keyring = try payloadKeyring(createIfMissing: createKeyIfMissing)
         do {
-            return try MessageStore.open(directory: dataDirectory)
+            return try MessageStore.open(directory: dataDirectory, keyring: keyring)
         } catch let error as StoreError {
             throw CommandFailure("store: \(error)")
+        }
+    }
+
+    var defaultPayloadKeyFile: String { (dataDirectory as NSString).appendingPathComponent("payload.keys") }
+
+    /// `--payload-key-file`, else the environment (`MEDBUS_PAYLOAD_KEY_FILE`, `MEDBUS_PAYLOAD_KEYS`),
+    /// else `DATA_DIR/payload.keys`; when none exists and `createIfMissing`, a new key file there
+    /// (0600), said once in the log.
+    func payloadKeyring(createIfMissing: Bool) throws -> PayloadKeyring? {
+        if createIfMissing { try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true) }
+        do {
+            let resolution = try PayloadKeyring.resolve(explicitFile: payloadKeyFile, defaultFile: defaultPayloadKeyFile, createIfMissing: createIfMissing)
+            if case .created(let keyring, let path) = resolution {
+                Log.logger("medbus.store").notice("no payload key configured: generated one", metadata: [
+                    "keyId": "\(keyring.currentKeyID)", "path": "\(path)",
+                    "action": "back this file up; stored payloads cannot be read without it",
+                ])
+            }
+            return resolution.keyring
+        } catch {
+            throw CommandFailure("payload key: \(error)")
         }
     }
 

@@ -26,6 +26,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var store: StoreOptions
+    @OptionGroup(title: "Admin API") var adminAPI: AdminOptions
+    @OptionGroup(title: "Settlement") var settlement: SettlementOptions
+    @OptionGroup(title: "Prescriptions") var prescriptions: PrescriptionOptions
 
     @Option(help: "Topics to create at start (see deploy/topics.yaml).")
     var topics: String = "deploy/topics.yaml"
@@ -51,7 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Log.logger("medbus.serve")
-        let messageStore = try store.open()
+        let messageStore = try store.open(createKeyIfMissing: true)
         let topicSpecs: [NewTopic]
         let manifests: [AdapterManifest]
         let destinationManifests: [DestinationManifest]
@@ -77,6 +80,13 @@ struct ServeCommand: AsyncParsableCommand {
         defer { if embedded != nil { try? FileManager.default.removeItem(atPath: store.embeddedBootstrapFile) } }
 
         let admin = try await connect(config)
+        let settlementServices = settlement.noSettlement ? nil : try SettlementServices(
+            options: settlement, kafka: config, embedded: embedded != nil, dataDirectory: store.dataDirectory,
+            defaultHospitals: manifests.map(\.sender).filter { $0.count == 12 })
+        let rx = try prescriptions.load().map {
+            try PrescriptionServices(configuration: $0, kafka: config, embedded: embedded != nil, dataDirectory: store.dataDirectory)
+        }
+        let dispatch = try DispatchServe(manifests: manifests, destinationTopics: destinationManifests.map(\.topic), dataDirectory: store.dataDirectory, kafka: config)
         // Topics this process needs beyond the topics file: the mapping registry's, each adapter's
         // raw topic (so a hospital's first message has somewhere to go) and each destination's (so
         // its dispatcher can subscribe before the first record).
@@ -84,6 +94,9 @@ struct ServeCommand: AsyncParsableCommand {
         var ownTopics = [MappingDistribution.topicSpec()]
         ownTopics += try Set(manifests.map { try $0.rawTopic }).sorted().map { NewTopic(name: $0, partitions: 24, replicationFactor: 3) }
         ownTopics += Set(destinationManifests.map(\.topic)).sorted().map { NewTopic(name: $0, partitions: 12, replicationFactor: 3) }
+        ownTopics += (settlementServices?.topics ?? []).filter { topic in !ownTopics.contains { $0.name == topic.name } }
+        ownTopics += dispatch.topics.filter { topic in !ownTopics.contains { $0.name == topic.name } }
+        ownTopics += (rx?.topics ?? []).filter { topic in !ownTopics.contains { $0.name == topic.name } }
         for (topic, outcome) in try await TopicProvisioner(admin: admin, embedded: embedded).apply(topicSpecs + ownTopics.filter { !listed.contains($0.name) }) {
             logger.info("topic", metadata: ["topic": "\(topic)", "outcome": "\(outcome)"])
         }
@@ -101,9 +114,15 @@ struct ServeCommand: AsyncParsableCommand {
             let registry = try openRegistry(store)
             let seeded = try await seedMappings(from: mappings, registry: registry, config: config)
             if !seeded.isEmpty { print("Published \(seeded.count) mappings from \(mappings): \(seeded.joined(separator: ", "))") }
-            let router = routingService(config: config, instance: "serve-\(ProcessInfo.processInfo.hostName)")
+            let inputs = ["^raw\\..*"] + (dispatch.timeline == nil ? [] : [DispatchServe.routerInput]) + (rx == nil ? [] : [PrescriptionServices.routerInput])
+            let router = routingService(config: config, instance: "serve-\(ProcessInfo.processInfo.hostName)", inputs: inputs)
             background.append { try await router.run() }
         }
+
+        background += settlementServices?.background ?? []
+        if let timeline = dispatch.timeline { background.append(timeline) }
+        if let rx { background.append(rx.background) }
+        background += try adminServices(adminAPI, store: store, messageStore: messageStore, kafka: config, forwardAuditTo: producer)
 
         let mode = embedded == nil ? "external cluster" : "embedded cluster, in memory"
         print("MedBus \(MedBusVersion.current) serving")

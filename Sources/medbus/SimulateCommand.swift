@@ -10,7 +10,7 @@ struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Run a reference insurer: the national platform over HTTP, or a commercial insurer on Kafka.",
-        subcommands: [SimulateNHSACommand.self, SimulateCommercialCommand.self]
+        subcommands: [SimulateNHSACommand.self, SimulateCommercialCommand.self, SimulateRxCentreCommand.self]
     )
 }
 

@@ -1,0 +1,84 @@
+import Foundation
+import MedBusCore
+import MedBusCrypto
+
+/// One hospital's signing identity: its SM2 key (PEM file named in the manifest), the certificate
+/// pharmacies verify with, and the region whose pharmacies receive its prescriptions.
+public struct HospitalSigningKey: Sendable {
+    public var hospital: String
+    /// Administrative division code of the pharmacies' topic `rx.available.<region>`.
+    public var region: String
+    /// Names the key in every signature, so a pharmacy picks the right certificate after a rotation.
+    public var keyID: String
+    public var privateKey: SM2PrivateKey
+    /// The hospital's certificate (PEM), sent with every prescription; nil sends the public key instead.
+    public var certificatePEM: String?
+
+    public init(hospital: String, region: String, keyID: String, privateKey: SM2PrivateKey, certificatePEM: String? = nil) {
+        self.hospital = hospital
+        self.region = region
+        self.keyID = keyID
+        self.privateKey = privateKey
+        self.certificatePEM = certificatePEM
+    }
+
+    /// What a pharmacy verifies with: the certificate if there is one, else the public key.
+    var verificationMaterial: (String, JSONValue) {
+        if let certificatePEM { ("certificate", .string(certificatePEM)) } else { ("publicKey", .string(privateKey.publicKey.pemRepresentation)) }
+    }
+}
+
+/// Signs prescriptions: the SM3 digest and the SM2 signature (SM2-with-SM3, distinguishing id
+/// `1234567812345678`, DER) over `RxCanonicalForm.bytes` of the prescription document.
+public struct PrescriptionSigner: Sendable {
+    public static let algorithm = "SM2-with-SM3"
+
+    private let keys: [String: HospitalSigningKey]
+    private let publicMaterial: [String: (String, JSONValue)]
+
+    public init(keys: [HospitalSigningKey]) {
+        self.keys = Dictionary(keys.map { ($0.hospital, $0) }, uniquingKeysWith: { _, last in last })
+        self.publicMaterial = Dictionary(keys.map { ($0.keyID, $0.verificationMaterial) }, uniquingKeysWith: { _, last in last })
+    }
+
+    public var hospitals: [String] { keys.keys.sorted() }
+
+    func key(for hospital: String) throws(RxProblem) -> HospitalSigningKey {
+        guard let key = keys[hospital] else {
+            throw RxProblem(.unknownHospital, "no signing key is configured for hospital \(hospital)", extras: [("hospital", .string(hospital))])
+        }
+        return key
+    }
+
+    /// The digest (hex) and signature (DER) of `document` under `key`.
+    func sign(_ document: [UInt8], with key: HospitalSigningKey) throws(RxProblem) -> (digest: String, signature: [UInt8]) {
+        let digest = SM3.digest(document)
+        do {
+            return (hex(digest), try key.privateKey.signature(for: document))
+        } catch {
+            throw RxProblem(.signingFailed, "SM2 signing with key \(key.keyID) failed: \(error)")
+        }
+    }
+
+    /// The `signature` object of every answer: algorithm, key id, SM3 digest (hex), SM2 signature (base64 DER)
+    /// and the certificate (or public key) of that key id.
+    func signatureJSON(keyID: String, digest: String, signature: [UInt8]) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("algorithm", .string(Self.algorithm)), ("keyId", .string(keyID)), ("digest", .string(digest)),
+            ("value", .string(Data(signature).base64EncodedString())),
+        ]
+        if let material = publicMaterial[keyID] { members.append(material) }
+        return .object(members)
+    }
+
+    private func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,325 @@
+import Foundation
+import GRDB
+import MedBusCore
+import MedBusKafka
+import MedBusSQLite
+
+/// The prescription state machine's durable half: `<data-dir>/rx.sqlite`, opened like the other stores
+/// (`DurableDatabase.openPool`: WAL, `synchronous=FULL`, integrity check), so a transition that returned
+/// survives a crash or power loss.
+///
+/// Every write is one SQLite transaction that changes the prescription, appends its history, queues the
+/// records announcing it (`rx_outbox`) and, for a command, records the command's result. SQLite runs
+/// one write transaction at a time, so of concurrent claims exactly one sees the prescription `valid`.
+final class RxStore: Sendable {
+    let path: String
+    private let pool: DatabasePool
+
+    static let fileName = "rx.sqlite"
+
+    private init(path: String, pool: DatabasePool) {
+        self.path = path
+        self.pool = pool
+    }
+
+    /// - Throws: `RxProblem(.storeFailed)` naming the file (not writable, damaged, …).
+    static func open(directory: String) throws(RxProblem) -> RxStore {
+        var configuration = Configuration()
+        configuration.label = "MedBusPrescription"
+        configuration.busyMode = .timeout(5)
+        let path = URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
+        do throws(SQLiteFailure) {
+            let pool = try DurableDatabase.openPool(directory: directory, fileName: fileName, configuration: configuration, migrator: RxSchema.migrator)
+            return RxStore(path: path, pool: pool)
+        } catch {
+            switch error {
+            case .directoryNotWritable(let directory): throw RxProblem(.storeFailed, "cannot create or write to the directory \(directory)")
+            case .corrupt(let path, let detail): throw RxProblem(.storeFailed, "\(path) is damaged: \(detail)")
+            case .failed(let detail): throw RxProblem(.storeFailed, "\(path): \(detail)")
+            }
+        }
+    }
+
+    func close() {
+        try? pool.close()
+    }
+
+    // MARK: - Issue
+
+    struct Issue: Sendable {
+        var record: RxRecord
+        var inputDigest: String
+        var outbox: [RxOutboxRecord]
+    }
+
+    enum IssueOutcome: Sendable {
+        case created(RxRecord)
+        /// The hospital sent this prescription number before: the same content finds the prescription
+        /// already issued, a different one is refused.
+        case existing(RxRecord, sameContent: Bool)
+    }
+
+    /// Inserts the prescriptions of `issues` in one transaction (one fsync for a batch).
+    func issue(_ issues: [Issue]) async throws(RxProblem) -> [IssueOutcome] {
+        try await write { db in
+            try issues.map { issue in
+                let record = issue.record
+                try db.execute(sql: """
+                    INSERT INTO prescriptions (id, fixmedins_code, hosp_rxno, trace_code, qr_token, region, status, holder, lease_until,
+                        validity_end, max_rept_cnt, used_count, version, input_digest, document, digest, signature, key_id, review,
+                        dispenses, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, 0, ?, ?, ?, ?, ?, ?, NULL, '[]', ?, ?)
+                    ON CONFLICT (fixmedins_code, hosp_rxno) DO NOTHING
+                    """, arguments: [record.id, record.fixmedinsCode, record.hospRxno, record.traceCode, record.qrToken, record.region,
+                                     record.status.rawValue, record.validityEnd.storedMicroseconds, record.maxReptCnt, record.version,
+                                     issue.inputDigest, Data(record.document), record.digest, Data(record.signature), record.keyID,
+                                     record.createdAt.storedMicroseconds, record.updatedAt.storedMicroseconds])
+                if db.changesCount == 1 {
+                    try Self.appendTransition(db, id: record.id, RxTransition(version: record.version, action: .issue, from: nil, to: record.status,
+                                                                              actor: nil, reason: nil, detail: nil, at: record.createdAt))
+                    try Self.enqueue(db, issue.outbox, at: record.createdAt)
+                    return .created(record)
+                }
+                let row = try Row.fetchOne(db, sql: "SELECT * FROM prescriptions WHERE fixmedins_code = ? AND hosp_rxno = ?",
+                                           arguments: [record.fixmedinsCode, record.hospRxno])!
+                return .existing(try Self.record(row), sameContent: (row["input_digest"] as String) == issue.inputDigest)
+            }
+        }
+    }
+
+    // MARK: - Transitions
+
+    enum Lookup: Sendable, CustomStringConvertible {
+        case id(String)
+        case traceCode(String)
+        case qrToken(String)
+
+        var column: String {
+            switch self {
+            case .id: "id"
+            case .traceCode: "trace_code"
+            case .qrToken: "qr_token"
+            }
+        }
+
+        var value: String {
+            switch self {
+            case .id(let value), .traceCode(let value), .qrToken(let value): value
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .id(let id): "prescription \(id)"
+            case .traceCode: "the trace code given"
+            case .qrToken: "the QR token given"
+            }
+        }
+    }
+
+    enum ApplyOutcome: Sendable {
+        /// The request was applied (transition nil: it changed nothing, e.g. the holder claiming again).
+        case applied(RxRecord, RxTransition?)
+        case refused(RxProblem, RxRecord?)
+        /// The command id was seen before: its stored result.
+        case replayed(JSONValue)
+    }
+
+    /// Applies `request` to one prescription in one transaction. Time goes first: a prescription whose validity
+    /// ended is expired, a claim whose lease ran out lapses (each a committed, published transition of its own),
+    /// and only then is `request` applied or refused.
+    ///
+    /// - Parameters:
+    ///   - commandID: a command's id: seen before → `.replayed` (its result record queued again, if it has one);
+    ///     otherwise `result` of the outcome is recorded under it, in the same transaction.
+    ///   - announce: the records that publish a transition.
+    ///   - result: the command result record, from the outcome.
+    func apply(_ lookup: Lookup, _ request: RxRequest, at now: Date, lease: Duration, commandID: String? = nil,
+               announce: @escaping @Sendable (RxRecord, RxTransition) -> [RxOutboxRecord],
+               result: @escaping @Sendable (ApplyOutcome) -> (JSONValue, RxOutboxRecord?)? = { _ in nil }) async throws(RxProblem) -> ApplyOutcome {
+        try await write { db in
+            if let commandID, let stored = try Data.fetchOne(db, sql: "SELECT result FROM rx_commands WHERE command_id = ?", arguments: [commandID]) {
+                let value = try JSONValue.parse(Array(stored))
+                let outcome = ApplyOutcome.replayed(value)
+                if let record = result(outcome)?.1 { try Self.enqueue(db, [record], at: now) }
+                return outcome
+            }
+            var outcome: ApplyOutcome
+            if var record = try Row.fetchOne(db, sql: "SELECT * FROM prescriptions WHERE \(lookup.column) = ?", arguments: [lookup.value]).map(Self.record) {
+                while let due = record.dueTransition(at: now), let (after, transition) = try? record.applying(due, at: now, lease: lease) {
+                    try Self.commit(db, after, transition, announce: announce, at: now)
+                    record = after
+                }
+                let current = record
+                switch Result(catching: { () throws(RxProblem) in try current.applying(request, at: now, lease: lease) }) {
+                case .success(let (after, transition)?):
+                    try Self.commit(db, after, transition, announce: announce, at: now)
+                    outcome = .applied(after, transition)
+                case .success(nil):
+                    outcome = .applied(record, nil)
+                case .failure(let problem):
+                    outcome = .refused(problem, record)
+                }
+            } else {
+                outcome = .refused(RxProblem(.notFound, "no prescription for \(lookup)"), nil)
+            }
+            if let commandID, let (stored, record) = result(outcome) {
+                let rxID: String? = switch outcome {
+                case .applied(let record, _): record.id
+                case .refused(_, let record): record?.id
+                case .replayed: nil
+                }
+                try db.execute(sql: "INSERT INTO rx_commands (command_id, rx_id, result, at) VALUES (?, ?, ?, ?)",
+                               arguments: [commandID, rxID, Data(stored.jsonBytes), now.storedMicroseconds])
+                try Self.enqueue(db, record.map { [$0] } ?? [], at: now)
+            }
+            return outcome
+        }
+    }
+
+    /// Expires every prescription whose validity ended and lapses every claim whose lease ran out at `now`, up to
+    /// `limit` prescriptions, in one transaction. Returns the transitions made.
+    func sweep(at now: Date, lease: Duration, limit: Int = 500, announce: @escaping @Sendable (RxRecord, RxTransition) -> [RxOutboxRecord]) async throws(RxProblem) -> [RxTransition] {
+        try await write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM prescriptions WHERE status IN ('valid', 'claimed', 'reviewed') AND validity_end <= ?1
+                UNION
+                SELECT * FROM prescriptions WHERE status IN ('claimed', 'reviewed') AND lease_until <= ?1
+                LIMIT ?2
+                """, arguments: [now.storedMicroseconds, limit])
+            var made: [RxTransition] = []
+            for row in rows {
+                var record = try Self.record(row)
+                while let due = record.dueTransition(at: now), let (after, transition) = try? record.applying(due, at: now, lease: lease) {
+                    try Self.commit(db, after, transition, announce: announce, at: now)
+                    record = after
+                    made.append(transition)
+                }
+            }
+            return made
+        }
+    }
+
+    // MARK: - Reading
+
+    func load(_ lookup: Lookup) async throws(RxProblem) -> RxRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM prescriptions WHERE \(lookup.column) = ?", arguments: [lookup.value]).map(Self.record)
+        }
+    }
+
+    /// Newest first, optionally one status only.
+    func list(status: RxStatus?, limit: Int) async throws(RxProblem) -> [RxRecord] {
+        try await read { db in
+            let rows = if let status {
+                try Row.fetchAll(db, sql: "SELECT * FROM prescriptions WHERE status = ? ORDER BY created_at DESC LIMIT ?", arguments: [status.rawValue, limit])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM prescriptions ORDER BY created_at DESC LIMIT ?", arguments: [limit])
+            }
+            return try rows.map(Self.record)
+        }
+    }
+
+    /// One prescription's history, oldest first.
+    func transitions(id: String) async throws(RxProblem) -> [RxTransition] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rx_transitions WHERE rx_id = ? ORDER BY version", arguments: [id]).map { row in
+                RxTransition(version: row["version"], action: RxAction(rawValue: row["action"])!, from: (row["from_status"] as String?).flatMap(RxStatus.init),
+                             to: RxStatus(rawValue: row["to_status"])!, actor: row["actor"], reason: row["reason"],
+                             detail: try (row["detail"] as String?).map { try JSONValue.parse($0) }, at: Date(storedMicroseconds: row["at"]))
+            }
+        }
+    }
+
+    // MARK: - Outbox
+
+    /// The oldest records not yet published, in the order they were committed.
+    func pendingOutbox(limit: Int) async throws(RxProblem) -> [(seq: Int64, record: RxOutboxRecord, at: Date)] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rx_outbox ORDER BY seq LIMIT ?", arguments: [limit]).map { row in
+                (row["seq"], RxOutboxRecord(topic: row["topic"], key: row["key"], value: Array(row["value"] as Data), messageID: row["message_id"],
+                                            messageType: row["message_type"]), Date(storedMicroseconds: row["created_at"]))
+            }
+        }
+    }
+
+    /// Forgets the records up to `seq` once Kafka has acknowledged them.
+    func deleteOutbox(through seq: Int64) async throws(RxProblem) {
+        try await write { db in try db.execute(sql: "DELETE FROM rx_outbox WHERE seq <= ?", arguments: [seq]) }
+    }
+
+    // MARK: - Plumbing
+
+    private static func commit(_ db: Database, _ record: RxRecord, _ transition: RxTransition,
+                               announce: (RxRecord, RxTransition) -> [RxOutboxRecord], at now: Date) throws {
+        try db.execute(sql: """
+            UPDATE prescriptions SET status = ?, holder = ?, lease_until = ?, used_count = ?, version = ?, review = ?, dispenses = ?, updated_at = ?
+            WHERE id = ? AND version = ?
+            """, arguments: [record.status.rawValue, record.holder, record.leaseUntil?.storedMicroseconds, record.usedCount, record.version,
+                             record.review?.jsonText, JSONValue.array(record.dispenses).jsonText, record.updatedAt.storedMicroseconds,
+                             record.id, record.version - 1])
+        // The version check makes a lost update impossible even if two writers ever raced.
+        guard db.changesCount == 1 else { throw RxProblem(.storeFailed, "prescription \(record.id) changed concurrently") }
+        try appendTransition(db, id: record.id, transition)
+        try enqueue(db, announce(record, transition), at: now)
+    }
+
+    private static func appendTransition(_ db: Database, id: String, _ transition: RxTransition) throws {
+        try db.execute(sql: """
+            INSERT INTO rx_transitions (rx_id, version, action, from_status, to_status, actor, reason, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, transition.version, transition.action.rawValue, transition.from?.rawValue, transition.to.rawValue, transition.actor,
+                             transition.reason, transition.detail?.jsonText, transition.at.storedMicroseconds])
+    }
+
+    private static func enqueue(_ db: Database, _ records: [RxOutboxRecord], at now: Date) throws {
+        for record in records {
+            try db.execute(sql: "INSERT INTO rx_outbox (topic, key, value, message_id, message_type, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [record.topic, record.key, Data(record.value), record.messageID, record.messageType, now.storedMicroseconds])
+        }
+    }
+
+    private static func record(_ row: Row) throws -> RxRecord {
+        RxRecord(
+            id: row["id"], fixmedinsCode: row["fixmedins_code"], hospRxno: row["hosp_rxno"], traceCode: row["trace_code"], qrToken: row["qr_token"],
+            region: row["region"], status: RxStatus(rawValue: row["status"]) ?? .valid, holder: row["holder"],
+            leaseUntil: (row["lease_until"] as Int64?).map(Date.init(storedMicroseconds:)),
+            validityEnd: Date(storedMicroseconds: row["validity_end"]), maxReptCnt: row["max_rept_cnt"], usedCount: row["used_count"],
+            version: row["version"], document: Array(row["document"] as Data), digest: row["digest"], signature: Array(row["signature"] as Data),
+            keyID: row["key_id"], review: try (row["review"] as String?).map { try JSONValue.parse($0) },
+            dispenses: try JSONValue.parse(row["dispenses"] as String).arrayValue ?? [],
+            createdAt: Date(storedMicroseconds: row["created_at"]), updatedAt: Date(storedMicroseconds: row["updated_at"]))
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(RxProblem) -> T {
+        do { return try await pool.write(body) } catch { throw Self.translate(error) }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(RxProblem) -> T {
+        do { return try await pool.read(body) } catch { throw Self.translate(error) }
+    }
+
+    /// Keeps SQLite's result code and message only (see `SQLiteFailure`): GRDB's description quotes SQL and
+    /// could quote arguments.
+    private static func translate(_ error: any Error) -> RxProblem {
+        switch error {
+        case let problem as RxProblem: problem
+        case is DatabaseError: RxProblem(.storeFailed, "\(SQLiteFailure(error, path: fileName))")
+        default: RxProblem(.storeFailed, String(describing: type(of: error)))
+        }
+    }
+}
+
+/// A record to publish, as the outbox keeps it.
+struct RxOutboxRecord: Sendable {
+    var topic: String
+    var key: String
+    var value: [UInt8]
+    var messageID: String
+    var messageType: String
+
+    /// With the envelope headers: source `rx`, JSON, received at the time of the transition.
+    func producerMessage(at date: Date) -> KafkaProducerMessage {
+        KafkaProducerMessage(topic: topic, key: Array(key.utf8), value: value,
+                             headers: MessageEnvelope(id: messageID, source: "rx", messageType: messageType, contentType: "application/json", receivedAt: date).headers)
+    }
+}
