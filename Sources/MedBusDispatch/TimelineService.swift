@@ -72,7 +72,13 @@ public final class TimelineService: Sendable {
         events.reserveCapacity(batch.count)
         for record in batch {
             switch parser.parse(record.value ?? []) {
-            case .event(let event): events.append(event)
+            case .event(var event):
+                // The centre is the sending adapter's (`medbus-source: dispatch.<centre>`) when the CAD left it out.
+                if event.centre.isEmpty, let source = record.headers.string(MessageEnvelope.Header.source), source.hasPrefix("dispatch.") {
+                    event.centre = String(source.dropFirst("dispatch.".count))
+                    event.body = event.body.setting("centreCode", .string(event.centre))
+                }
+                events.append(event)
             case .refused(let issue, _):
                 // Only the adapter publishes here and it validated the event: another producer's record.
                 logger.error("record on the dispatch topic is not a valid event; skipped", metadata: [

@@ -37,27 +37,7 @@ public final class NHSASimulatorServer: Sendable {
         let endpoint = PlatformEndpoint(simulator: simulator, faults: faults, dropHold: dropHold, maxBodyBytes: maxBodyBytes, logger: logger)
         router.post(RouterPath(path)) { request, _ in try await endpoint.handle(request) }
         router.get("_ledger") { _, _ in await Self.json(simulator.ledgerJSON()) }
-        router.get("_faults") { _, _ in Self.json(.object([("faults", .array(faults.current.map { .string($0.description) }))])) }
-        router.delete("_faults") { _, _ in
-            faults.replace(with: [])
-            return Self.json(.object([("faults", .array([]))]))
-        }
-        router.post("_faults") { request, _ in
-            let body = try await request.body.collect(upTo: 64 << 10)
-            do {
-                let parsed = try JSONValue.parse(Array(buffer: body))
-                guard let items = parsed["faults"]?.arrayValue else { throw PlatformEnvelopeError("expected {\"faults\": [\"[KEY:]ACTION[=ARG][@COUNT]\", …]}") }
-                let plan = try items.map { item in
-                    guard let text = item.stringValue else { throw PlatformEnvelopeError("each fault is a string") }
-                    return try SimulatorFault(parsing: text)
-                }
-                faults.replace(with: plan)
-                logger.info("faults replaced", metadata: ["faults": "\(plan.map(\.description))"])
-                return Self.json(.object([("faults", .array(plan.map { .string($0.description) }))]))
-            } catch {
-                return Self.json(.object([("error", .string("\(error)"))]), status: .badRequest)
-            }
-        }
+        faults.addAdminRoutes(to: router, logger: logger)
         router.post("_signins/expire") { _, _ in
             await simulator.expireSignIns()
             return Self.json(.object([("expired", .bool(true))]))

@@ -16,19 +16,7 @@ final class PrescriptionCrashTests: XCTestCase {
         for topic in ["rx.issued", "rx.events", "rx.available.370100", "rx.commands", "rx.command-results", "dlq.rx", "canonical.prescription"] {
             try cluster.createTopic(topic, partitions: 4, replicationFactor: 1)
         }
-        let key = dataDir + "/h.sm2.key.pem", certificate = dataDir + "/h.sm2.cert.pem"
-        _ = try runTool("/usr/bin/openssl", ["genpkey", "-algorithm", "SM2", "-out", key])
-        _ = try runTool("/usr/bin/openssl", ["req", "-new", "-x509", "-key", key, "-sm3", "-sigopt", "distid:1234567812345678",
-                                             "-subj", "/CN=H37010200001", "-days", "30", "-out", certificate])
-        let manifest = dataDir + "/rx-service.yaml"
-        try """
-            kind: rx-service
-            name: rx-crash
-            listen: 127.0.0.1:0
-            drugTable: \(packageRoot.path)/Mappings/codes/rx-circulation-drugs.csv
-            hospitals:
-              - { code: H37010200001, region: "370100", key: \(key), certificate: \(certificate) }
-            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let manifest = try Self.writeManifest(in: dataDir)
         let arguments = ["rx", "serve", "--brokers", cluster.bootstrapServers, "--kafka-option", "session.timeout.ms=6000", "--data-dir", dataDir, "--manifest", manifest]
 
         var service = try MedBusProcess(arguments)
@@ -83,6 +71,23 @@ final class PrescriptionCrashTests: XCTestCase {
         "hospRxno": "CF-KILL-1", "patientId": "ZY2025000123", "fixmedinsCode": "H37010200001", "drCode": "D1023", "valiDays": 3,
         "rxdrugdetail": [["medListCodg": "XJ01DDT085B002010101445", "fixmedinsHilistId": "86900123000017", "drugCnt": 6]],
     ] }
+
+    /// An rx-service manifest in `directory` on a free port, with an SM2 key and certificate made by the openssl command.
+    static func writeManifest(in directory: String) throws -> String {
+        let key = directory + "/h.sm2.key.pem", certificate = directory + "/h.sm2.cert.pem", manifest = directory + "/rx-service.yaml"
+        _ = try runTool("/usr/bin/openssl", ["genpkey", "-algorithm", "SM2", "-out", key])
+        _ = try runTool("/usr/bin/openssl", ["req", "-new", "-x509", "-key", key, "-sm3", "-sigopt", "distid:1234567812345678",
+                                             "-subj", "/CN=H37010200001", "-days", "30", "-out", certificate])
+        try """
+            kind: rx-service
+            name: rx-test
+            listen: 127.0.0.1:0
+            drugTable: \(packageRoot.path)/Mappings/codes/rx-circulation-drugs.csv
+            hospitals:
+              - { code: H37010200001, region: "370100", key: \(key), certificate: \(certificate) }
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        return manifest
+    }
 
     static func apiURL(_ process: MedBusProcess) throws -> String {
         try process.waitForOutput { $0.contains("Prescription API listening on ") }

@@ -12,18 +12,7 @@ import XCTest
 final class PrescriptionFlowTests: XCTestCase {
     func testRDEOverMLLPToDispenseAndRDSBackToTheHospital() async throws {
         let dataDir = temporaryDirectory()
-        let key = dataDir + "/h.sm2.key.pem", certificate = dataDir + "/h.sm2.cert.pem"
-        _ = try runTool("/usr/bin/openssl", ["genpkey", "-algorithm", "SM2", "-out", key])
-        _ = try runTool("/usr/bin/openssl", ["req", "-new", "-x509", "-key", key, "-sm3", "-sigopt", "distid:1234567812345678",
-                                             "-subj", "/CN=H37010200001", "-days", "30", "-out", certificate])
-        try """
-            kind: rx-service
-            name: rx-flow
-            listen: 127.0.0.1:0
-            drugTable: \(packageRoot.path)/Mappings/codes/rx-circulation-drugs.csv
-            hospitals:
-              - { code: H37010200001, region: "370100", key: \(key), certificate: \(certificate) }
-            """.write(toFile: dataDir + "/rx-service.yaml", atomically: true, encoding: .utf8)
+        let manifest = try PrescriptionCrashTests.writeManifest(in: dataDir)
         let adapters = dataDir + "/adapters"
         try FileManager.default.createDirectory(atPath: adapters, withIntermediateDirectories: true)
         try """
@@ -35,7 +24,7 @@ final class PrescriptionFlowTests: XCTestCase {
             """.write(toFile: adapters + "/his.yaml", atomically: true, encoding: .utf8)
 
         let serve = try MedBusProcess(["serve", "--data-dir", dataDir, "--topics", "deploy/topics.yaml", "--adapters", adapters,
-                                       "--destinations", dataDir + "/none", "--rx-service", dataDir + "/rx-service.yaml", "--no-settlement",
+                                       "--destinations", dataDir + "/none", "--rx-service", manifest, "--no-settlement",
                                        "--admin-port", "off", "--kafka-option", "session.timeout.ms=6000"])
         defer { serve.signal(SIGKILL) }
         let api = try PrescriptionCrashTests.apiURL(serve)
