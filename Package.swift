@@ -66,7 +66,7 @@ let package = Package(
         // TLS and mutual TLS for SwiftNIO servers over OpenSSL (memory BIOs).
         .target(
             name: "MedBusTLS",
-            dependencies: ["COpenSSL", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["COpenSSL", "MedBusCrypto", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         // MLLP over TCP (SwiftNIO): framing, connections, idle timeout, graceful shutdown.
         .target(

@@ -36,13 +36,15 @@ public struct CryptoError: Error, Sendable, CustomStringConvertible, Equatable {
 
 /// OpenSSL reports failures through a per-thread error queue: it is cleared before each
 /// operation and drained right after a failure, so one caller's stale error is never blamed on
-/// another.
-enum OpenSSLErrors {
-    static func clear() {
+/// another (event-loop threads serve many connections; MedBusTLS uses it too).
+package enum OpenSSLErrors {
+    package static func clear() {
         ERR_clear_error()
     }
 
-    static func drain() -> String {
+    /// Empties the queue and returns its entries as one line, oldest first, or a placeholder
+    /// when OpenSSL left no entry. The text names OpenSSL's reason, never data bytes.
+    package static func drain() -> String {
         var entries: [String] = []
         while case let code = ERR_get_error(), code != 0 {
             var text = [CChar](repeating: 0, count: 256)

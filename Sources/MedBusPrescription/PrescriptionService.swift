@@ -31,8 +31,6 @@ public final class PrescriptionService: Sendable {
         self.logger = logger
     }
 
-    public var databasePath: String { store.path }
-
     /// Closes the store; the service must not be used afterwards.
     public func close() { store.close() }
 
@@ -171,7 +169,6 @@ public final class PrescriptionService: Sendable {
     public struct Answer: Sendable {
         public var status: Int
         public var body: JSONValue
-        public var problem: RxProblem? { status >= 400 ? RxProblem(json: body) : nil }
     }
 
     /// Applies a pharmacy's or the hospital's request to one prescription.

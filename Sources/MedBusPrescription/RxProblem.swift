@@ -96,15 +96,6 @@ public struct RxProblem: Error, Sendable, Equatable, CustomStringConvertible {
                  ("detail", .string(detail))] + extras)
     }
 
-    /// Reads a problem body back (a Kafka command result, a client's view of an HTTP answer).
-    public init?(json: JSONValue) {
-        guard let type = json["type"]?.stringValue, type.hasPrefix(Self.typeBase),
-              let kind = Kind(rawValue: String(type.dropFirst(Self.typeBase.count))) else { return nil }
-        let standard: Set<String> = ["type", "title", "status", "detail"]
-        guard case .object(let members) = json else { return nil }
-        self.init(kind, json["detail"]?.stringValue ?? "", extras: members.filter { !standard.contains($0.0) })
-    }
-
     public static func == (lhs: RxProblem, rhs: RxProblem) -> Bool {
         lhs.kind == rhs.kind && lhs.detail == rhs.detail && JSONValue.object(lhs.extras) == JSONValue.object(rhs.extras)
     }

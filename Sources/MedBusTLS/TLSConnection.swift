@@ -1,4 +1,5 @@
 import COpenSSL
+import MedBusCrypto
 import NIOCore
 
 /// One server-side TLS session (`SSL*`) over two memory BIOs: the handler feeds socket bytes
@@ -27,18 +28,18 @@ final class TLSConnection {
 
     /// - Throws: `TLSError.openSSLFailure` when OpenSSL cannot allocate the session.
     init(context: TLSContext) throws {
-        OpenSSLErrorQueue.clear()
+        OpenSSLErrors.clear()
         guard let ssl = SSL_new(context.pointer) else {
-            throw TLSError.openSSLFailure(operation: "creating a TLS session", openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.openSSLFailure(operation: "creating a TLS session", openSSL: OpenSSLErrors.drain())
         }
         guard let input = BIO_new(BIO_s_mem()) else {
             SSL_free(ssl)
-            throw TLSError.openSSLFailure(operation: "creating a TLS input buffer", openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.openSSLFailure(operation: "creating a TLS input buffer", openSSL: OpenSSLErrors.drain())
         }
         guard let output = BIO_new(BIO_s_mem()) else {
             BIO_free(input)
             SSL_free(ssl)
-            throw TLSError.openSSLFailure(operation: "creating a TLS output buffer", openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.openSSLFailure(operation: "creating a TLS output buffer", openSSL: OpenSSLErrors.drain())
         }
         // The session owns both BIOs from here on; SSL_free frees them.
         SSL_set_bio(ssl, input, output)
@@ -62,7 +63,7 @@ final class TLSConnection {
     }
 
     func handshake() -> Step {
-        OpenSSLErrorQueue.clear()
+        OpenSSLErrors.clear()
         let rc = SSL_do_handshake(ssl)
         return rc == 1 ? .done : step(afterFailure: rc)
     }
@@ -75,7 +76,7 @@ final class TLSConnection {
 
     /// Decrypts into `buffer`'s writable space; `.done` means bytes were appended.
     func read(into buffer: inout ByteBuffer, upTo capacity: Int) -> Step {
-        OpenSSLErrorQueue.clear()
+        OpenSSLErrors.clear()
         var rc: Int32 = 0
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { space in
             rc = SSL_read(ssl, space.baseAddress, Int32(min(space.count, capacity)))
@@ -88,16 +89,16 @@ final class TLSConnection {
     /// writes it whole or fails).
     func write(_ plaintext: ByteBuffer) -> Step {
         guard plaintext.readableBytes > 0 else { return .done }
-        OpenSSLErrorQueue.clear()
+        OpenSSLErrors.clear()
         let rc = plaintext.withUnsafeReadableBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
         return rc > 0 ? .done : step(afterFailure: rc)
     }
 
     /// Queues close_notify in the output. Only meaningful after the handshake.
     func shutdown() {
-        OpenSSLErrorQueue.clear()
+        OpenSSLErrors.clear()
         _ = SSL_shutdown(ssl)
-        OpenSSLErrorQueue.clear()
+        OpenSSLErrors.clear()
     }
 
     /// The ciphertext OpenSSL produced since the last call, or nil if none.
@@ -132,7 +133,7 @@ final class TLSConnection {
         case SSL_ERROR_ZERO_RETURN:
             return .closedByPeer
         default:
-            var reason = OpenSSLErrorQueue.drain()
+            var reason = OpenSSLErrors.drain()
             let verification = SSL_get_verify_result(ssl)
             if verification != X509_V_OK {
                 reason += " (certificate: \(String(cString: X509_verify_cert_error_string(verification))))"

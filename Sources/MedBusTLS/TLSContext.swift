@@ -1,4 +1,5 @@
 import COpenSSL
+import MedBusCrypto
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,13 +15,13 @@ public final class TLSContext: @unchecked Sendable {
 
     /// - Throws: `TLSError`, see `TLSServerConfiguration.makeContext()`.
     init(configuration: TLSServerConfiguration) throws {
-        OpenSSLErrorQueue.clear()
+        OpenSSLErrors.clear()
         guard let pointer = SSL_CTX_new(TLS_server_method()) else {
-            throw TLSError.openSSLFailure(operation: "creating the TLS context", openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.openSSLFailure(operation: "creating the TLS context", openSSL: OpenSSLErrors.drain())
         }
         self.pointer = pointer
         guard medbus_SSL_CTX_set_min_proto_version(pointer, TLS1_2_VERSION) == 1 else {
-            throw TLSError.openSSLFailure(operation: "setting TLS 1.2 as the minimum", openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.openSSLFailure(operation: "setting TLS 1.2 as the minimum", openSSL: OpenSSLErrors.drain())
         }
         medbus_SSL_CTX_disable_renegotiation(pointer)
         try loadIdentity(certificateChain: configuration.certificateChainFile, privateKey: configuration.privateKeyFile)
@@ -35,17 +36,17 @@ public final class TLSContext: @unchecked Sendable {
         try Self.checkReadable(certificateChain)
         try Self.checkReadable(privateKey)
         guard SSL_CTX_use_certificate_chain_file(pointer, certificateChain) == 1 else {
-            throw TLSError.invalidCertificateChain(path: certificateChain, openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.invalidCertificateChain(path: certificateChain, openSSL: OpenSSLErrors.drain())
         }
         guard SSL_CTX_use_PrivateKey_file(pointer, privateKey, SSL_FILETYPE_PEM) == 1 else {
             // OpenSSL 3 already compares the key with the certificate here.
             if ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH {
-                throw TLSError.privateKeyMismatch(certificateChain: certificateChain, privateKey: privateKey, openSSL: OpenSSLErrorQueue.drain())
+                throw TLSError.privateKeyMismatch(certificateChain: certificateChain, privateKey: privateKey, openSSL: OpenSSLErrors.drain())
             }
-            throw TLSError.invalidPrivateKey(path: privateKey, openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.invalidPrivateKey(path: privateKey, openSSL: OpenSSLErrors.drain())
         }
         guard SSL_CTX_check_private_key(pointer) == 1 else {
-            throw TLSError.privateKeyMismatch(certificateChain: certificateChain, privateKey: privateKey, openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.privateKeyMismatch(certificateChain: certificateChain, privateKey: privateKey, openSSL: OpenSSLErrors.drain())
         }
     }
 
@@ -63,19 +64,19 @@ public final class TLSContext: @unchecked Sendable {
         guard let caFile = configuration.clientCAFile else { throw TLSError.clientCARequired }
         try Self.checkReadable(caFile)
         guard SSL_CTX_load_verify_locations(pointer, caFile, nil) == 1 else {
-            throw TLSError.invalidClientCA(path: caFile, openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.invalidClientCA(path: caFile, openSSL: OpenSSLErrors.drain())
         }
         // The CA names sent in the CertificateRequest, so a client holding several
         // certificates picks the one this listener trusts.
         guard let names = SSL_load_client_CA_file(caFile) else {
-            throw TLSError.invalidClientCA(path: caFile, openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.invalidClientCA(path: caFile, openSSL: OpenSSLErrors.drain())
         }
         SSL_CTX_set_client_CA_list(pointer, names)
         // Required by OpenSSL whenever client certificates are verified and sessions may be
         // resumed; without it a resumed session fails the handshake.
         let sessionContext = Array("medbus-mllp".utf8)
         guard SSL_CTX_set_session_id_context(pointer, sessionContext, UInt32(sessionContext.count)) == 1 else {
-            throw TLSError.openSSLFailure(operation: "setting the session id context", openSSL: OpenSSLErrorQueue.drain())
+            throw TLSError.openSSLFailure(operation: "setting the session id context", openSSL: OpenSSLErrors.drain())
         }
         SSL_CTX_set_verify(pointer, mode, nil)
     }

@@ -78,7 +78,7 @@ extension BenchCommand {
                 let measured = try await Self.replay(day, port: port, connections: connections, rate: rate, notices: notices)
                 pipeline.append(measured.sample)
                 events.append(measured.eventsPerSecond)
-                log("run \(run) dispatch: \(day.events.count) events at \(Int(measured.eventsPerSecond)) events/s; \(measured.sample.throughput > 0 ? measured.sample.failed : 0) vitals without a notice; notice p50 \(ms(measured.sample.p50)) ms, p99 \(ms(measured.sample.p99)) ms over \(measured.count) vitals")
+                log("run \(run) dispatch: \(day.events.count) events at \(Int(measured.eventsPerSecond)) events/s; \(measured.sample.failed) vitals without a notice; notice p50 \(ms(measured.sample.p50)) ms, p99 \(ms(measured.sample.p99)) ms over \(measured.count) vitals")
                 let topic = "bench.dispatch.raw.\(run)"
                 try cluster.createTopic(topic, partitions: 24)
                 let raw = try await Self.rawProduceConsume(day.events.map(\.line), topic: topic, config: config, rate: rate)
@@ -175,9 +175,6 @@ extension BenchCommand {
             guard !latencies.isEmpty else { throw CommandFailure("no notice arrived") }
             let sorted = latencies.sorted()
             FileHandle.standardError.write(Data("  latency p90 \(ms(sorted[sorted.count * 90 / 100])) ms, p95 \(ms(sorted[sorted.count * 95 / 100])) ms, max \(ms(sorted[sorted.count - 1])) ms, over 1 s: \(sorted.filter { $0 > .seconds(1) }.count)\n".utf8))
-            if ProcessInfo.processInfo.environment["MEDBUS_BENCH_TRACE"] == "1" {
-                for index in probes { if let s = sent[index], let a = try await notices.firstNotice(task: events[index].taskId, carrying: events[index].time, timeout: .zero), a - s > .milliseconds(500) { FileHandle.standardError.write(Data("  slow: sent at \(ms(s - start)) ms, \(ms(a - s)) ms, task \(events[index].taskId)\n".utf8)) } }
-            }
             var result = sample(latencies: latencies, elapsed: acked - start, failed: missing)
             result.throughput = Double(latencies.count) / seconds(acked - start)
             return Measured(sample: result, eventsPerSecond: Double(events.count) / seconds(acked - start), count: latencies.count)

@@ -40,9 +40,7 @@ final class DispatchFixture: @unchecked Sendable {
         store = try MessageStore.open(directory: directory)
         vitalSigns = try VitalSigns.load(path: Self.vitalSignsPath)
         timelines = try TimelineStore.open(directory: directory, vitalSigns: vitalSigns)
-        var producerConfig = KafkaConfig(bootstrapServers: cluster.bootstrapServers, properties: ["linger.ms": "1", "log_level": "3"])
-        producerConfig.properties["log_level"] = "3"
-        producer = try KafkaProducer(config: producerConfig)
+        producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: cluster.bootstrapServers, properties: ["linger.ms": "1", "log_level": "3"]))
         let manifest = AdapterManifest(
             kind: DispatchAdapter.kind, name: "dispatch-test", sender: "JN120", host: "127.0.0.1", port: 0,
             options: ["httpListen": "127.0.0.1:0", "vitalSigns": Self.vitalSignsPath, "maxLineBytes": "\(maxLineBytes)"]
