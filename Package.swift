@@ -138,7 +138,7 @@ let package = Package(
         .target(
             name: "MedBusDispatch",
             dependencies: [
-                "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore", "MedBusSQLite", "MedBusTLS",
+                "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore", "MedBusSQLite", "MedBusTLS", "MedBusHTTPServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

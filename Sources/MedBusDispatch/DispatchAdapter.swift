@@ -5,7 +5,7 @@ import MedBusAdapterSDK
 import MedBusCore
 import MedBusTLS
 import NIOCore
-import ServiceLifecycle
+import MedBusHTTPServer
 
 /// The 120 dispatch adapter (manifest kind `dispatch-120`): CAD events of one centre over a
 /// persistent TCP connection (newline-delimited JSON, one acknowledgement line per event) and over
@@ -23,7 +23,7 @@ public final class DispatchAdapter: Sendable {
     public let manifest: AdapterManifest
     public let intake: DispatchIntake
     private let lines: LineServer
-    private let http: HTTPListener?
+    private let http: DispatchHTTPEndpoint?
 
     /// - Throws: `ManifestError` for a bad option, `VitalSigns.LoadError`, `TLSError` for bad TLS files.
     public init(manifest: AdapterManifest, ingest: DurableIngest, logger: Logger = Logger(label: "medbus.adapter.dispatch-120")) throws {
@@ -57,7 +57,7 @@ public final class DispatchAdapter: Sendable {
             guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
                 throw ManifestError(file: manifest.file, message: "options.httpListen must be host:port")
             }
-            http = HTTPListener(
+            http = DispatchHTTPEndpoint(
                 host: String(listen[..<colon]), port: port, intake: intake, maxBodyBytes: maxLineBytes,
                 retryAfterSeconds: try manifest.intOption("retryAfterSeconds", default: 5), logger: logger
             )
@@ -91,19 +91,10 @@ public final class DispatchAdapter: Sendable {
 /// `POST /dispatch/events` (Hummingbird): one event per request, answered with the same JSON
 /// acknowledgement as on TCP. 201 accepted, 200 duplicate, 400 rejected, 413 too large, 415 not
 /// JSON, 503 with `Retry-After` when the event is not yet safe.
-final class HTTPListener: Sendable {
-    private let host: String
-    private let port: Int
-    private let responder: RouterResponder<BasicRequestContext>
-    private let logger: Logger
-    private let stop: AsyncStream<Void>.Continuation
-    private let stopRequests: AsyncStream<Void>
+final class DispatchHTTPEndpoint: Sendable {
+    private let listener: HTTPListener<BasicRequestContext>
 
     init(host: String, port: Int, intake: DispatchIntake, maxBodyBytes: Int, retryAfterSeconds: Int, logger: Logger) {
-        self.host = host
-        self.port = port
-        self.logger = logger
-        (stopRequests, stop) = AsyncStream.makeStream(of: Void.self)
         let router = Router()
         router.post("dispatch/events") { request, _ -> Response in
             let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
@@ -125,7 +116,7 @@ final class HTTPListener: Sendable {
             case .retry: return Self.response(ack, status: .serviceUnavailable, headers: [.retryAfter: "\(retryAfterSeconds)"])
             }
         }
-        responder = router.buildResponder()
+        listener = HTTPListener(router: router, host: host, port: port, logger: logger)
     }
 
     static func response(_ ack: DispatchAck, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
@@ -135,24 +126,8 @@ final class HTTPListener: Sendable {
     }
 
     func run(onBound: @escaping @Sendable (Int) -> Void) async throws {
-        let app = Application(
-            responder: responder,
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "MedBus"),
-            onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { [stopRequests] in
-                for await _ in stopRequests {}
-                if !Task.isCancelled { await group.triggerGracefulShutdown() }
-            }
-            defer { tasks.cancelAll() }
-            do { try await group.run() } catch let error as ServiceGroupError where error == .alreadyFinished() {
-                return
-            }
-        }
+        try await listener.run(onBound: onBound)
     }
 
-    func shutdown() { stop.finish() }
+    func shutdown() { listener.shutdown() }
 }

@@ -99,10 +99,16 @@ public actor RoutingCore {
         // The producer first: registering the transactional id fences a previous instance, whose
         // open transaction the coordinator aborts before this one reads its inputs.
         let producer = try await KafkaTransactionalProducer(config: configuration.kafka, transactionalID: configuration.transactionalID, logger: logger)
+        // A pattern subscription (`^raw\\..*`) sees a topic created later — a new hospital's — only
+        // at a metadata refresh, every 5 minutes by default: its first records would wait that long.
+        var consumerConfig = configuration.kafka
+        if configuration.inputTopics.contains(where: { $0.hasPrefix("^") }), consumerConfig.properties["topic.metadata.refresh.interval.ms"] == nil {
+            consumerConfig.properties["topic.metadata.refresh.interval.ms"] = "10000"
+        }
         let consumer: KafkaConsumer
         do {
             consumer = try KafkaConsumer(
-                config: configuration.kafka, groupID: configuration.groupID, topics: configuration.inputTopics,
+                config: consumerConfig, groupID: configuration.groupID, topics: configuration.inputTopics,
                 bufferCapacity: max(10_000, 4 * configuration.maxBatch), logger: logger
             )
         } catch {
