@@ -140,6 +140,7 @@ let package = Package(
             dependencies: [
                 "MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore", "MedBusSQLite", "MedBusTLS", "MedBusHTTPServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -173,6 +174,7 @@ let package = Package(
             dependencies: [
                 "MedBusKafka", "MedBusCore", "MedBusSQLite", "MedBusCrypto", "MedBusHTTPServer",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
             ]
         ),

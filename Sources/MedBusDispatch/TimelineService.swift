@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import MedBusCore
@@ -89,6 +90,7 @@ public final class TimelineService: Sendable {
         let parsed = events
         let applied = try await retrying("store events") { try self.store.apply(parsed) }
         try await publishWithRetry(applied.notices, producer)
+        recordMetrics(parsed)
         var last: [String: KafkaConsumerMessage] = [:]
         for record in batch { last["\(record.topic)/\(record.partition)"] = record }
         for record in last.values {
@@ -96,6 +98,17 @@ public final class TimelineService: Sendable {
                 // E.g. the partition moved to another member: it re-reads the batch, which changes nothing.
                 logger.warning("offset not stored", metadata: ["partition": "\(record.partition)", "error": "\(error)"])
             }
+        }
+    }
+
+    /// `medbus_dispatch_events_total{type}` per event applied, `medbus_dispatch_tasks{state}` per task's latest stage.
+    private func recordMetrics(_ events: [DispatchEvent]) {
+        for event in events {
+            Counter(label: "medbus_dispatch_events_total", dimensions: [("type", event.stage.rawValue)]).increment()
+        }
+        guard let counts = try? store.taskCountsByStage() else { return }
+        for stage in DispatchStage.allCases {
+            Gauge(label: "medbus_dispatch_tasks", dimensions: [("state", stage.rawValue)]).record(counts[stage.rawValue] ?? 0)
         }
     }
 

@@ -226,6 +226,17 @@ public final class TimelineStore: Sendable {
         }
     }
 
+    /// How many tasks have each latest stage (for the `medbus_dispatch_tasks` gauge).
+    public func taskCountsByStage() throws -> [String: Int] {
+        try pool.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT stage, COUNT(*) AS n FROM task WHERE stage IS NOT NULL GROUP BY stage") {
+                counts[row["stage"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
     /// How many distinct events are stored.
     public func eventCount() throws -> Int {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0 }

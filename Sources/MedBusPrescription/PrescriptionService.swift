@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import MedBusCore
@@ -257,6 +258,7 @@ public final class PrescriptionService: Sendable {
             group.addTask { [self] in
                 while !Task.isCancelled {
                     do { try await sweep() } catch { logger.warning("sweep failed", metadata: ["error": "\(error)"]) }
+                    await recordStatusGauges()
                     try await Task.sleep(for: configuration.sweepInterval)
                 }
             }
@@ -264,6 +266,17 @@ public final class PrescriptionService: Sendable {
             group.cancelAll()
         }
     }
+
+    /// `medbus_prescriptions{state}`, refreshed with each sweep.
+    private func recordStatusGauges() async {
+        guard let counts = try? await store.countsByStatus() else { return }
+        for status in RxStatus.allCases {
+            Gauge(label: "medbus_prescriptions", dimensions: [("state", status.rawValue)]).record(counts[status] ?? 0)
+        }
+    }
+
+    /// The message type of an event on `rx.events` is this prefix and the action.
+    static let eventTypePrefix = "rx.event."
 
     /// Publishes everything committed and not yet published, oldest first (one publisher at a time); returns
     /// how many records.
@@ -283,6 +296,9 @@ public final class PrescriptionService: Sendable {
                 throw RxProblem(.storeFailed, "Kafka refused a record for \(failed.topic): \(failed.error!)")
             }
             try await store.deleteOutbox(through: last.seq)
+            for item in pending where item.record.messageType.hasPrefix(Self.eventTypePrefix) {
+                Counter(label: "medbus_prescription_events_total", dimensions: [("event", String(item.record.messageType.dropFirst(Self.eventTypePrefix.count)))]).increment()
+            }
             total += pending.count
         }
     }
@@ -329,7 +345,7 @@ public final class PrescriptionService: Sendable {
         }
         let event = JSONValue.object(members)
         return [RxOutboxRecord(topic: RxTopics.events, key: record.id, value: event.jsonBytes, messageID: "\(record.id)-\(transition.version)",
-                               messageType: "rx.event.\(transition.action.rawValue)")]
+                               messageType: Self.eventTypePrefix + transition.action.rawValue)]
     }
 
     private func outboxRecord(_ topic: String, _ record: RxRecord, _ body: JSONValue, type: String) -> RxOutboxRecord {

@@ -220,6 +220,17 @@ final class RxStore: Sendable {
         }
     }
 
+    /// How many prescriptions are in each status (for the `medbus_prescriptions` gauge).
+    func countsByStatus() async throws(RxProblem) -> [RxStatus: Int] {
+        try await read { db in
+            var counts: [RxStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM prescriptions GROUP BY status") {
+                if let status = RxStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
     /// One prescription's history, oldest first.
     func transitions(id: String) async throws(RxProblem) -> [RxTransition] {
         try await read { db in

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import MedBusCore
@@ -67,6 +68,7 @@ public final class SettlementOrchestrator: Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await self.consumeRequests(requests) }
                     group.addTask { try await self.consumeReplies(replies) }
+                    group.addTask { await self.sampleStates() }
                     try await group.waitForAll()
                 }
             } onCancel: {
@@ -77,6 +79,18 @@ public final class SettlementOrchestrator: Sendable {
             throw error
         }
         await stop(requests, replies)
+    }
+
+    /// `medbus_settlement_sagas{state}` every 5 seconds, until cancelled.
+    private func sampleStates() async {
+        while !Task.isCancelled {
+            if let counts = try? await store.countsByState() {
+                for state in SettlementState.allCases {
+                    Gauge(label: "medbus_settlement_sagas", dimensions: [("state", state.rawValue)]).record(counts[state.rawValue] ?? 0)
+                }
+            }
+            try? await Task.sleep(for: .seconds(5))
+        }
     }
 
     private func stop(_ consumers: KafkaConsumer...) async {

@@ -149,6 +149,15 @@ final class SettlementStore: Sendable {
         }
     }
 
+    /// How many settlements are in each state (for the `medbus_settlement_sagas` gauge).
+    func countsByState() async throws -> [String: Int] {
+        try await read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM settlements GROUP BY state") { counts[row["state"]] = row["n"] }
+            return counts
+        }
+    }
+
     /// Newest first, optionally only one state.
     func list(state: SettlementState?, limit: Int) async throws -> [SagaRecord] {
         try await read { db in
