@@ -29,7 +29,12 @@ struct StoreOptions: ParsableArguments {
     /// else `DATA_DIR/payload.keys`; when none exists and `createIfMissing`, a new key file there
     /// (0600), said once in the log.
     func payloadKeyring(createIfMissing: Bool) throws -> PayloadKeyring? {
-        if createIfMissing { try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true) }
+        if createIfMissing {
+            // The key file lives in the data directory: a directory that cannot be made is the store's error.
+            do { try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true) } catch {
+                throw CommandFailure("store: \(StoreError.directoryNotWritable(path: dataDirectory))")
+            }
+        }
         do {
             let resolution = try PayloadKeyring.resolve(explicitFile: payloadKeyFile, defaultFile: defaultPayloadKeyFile, createIfMissing: createIfMissing)
             if case .created(let keyring, let path) = resolution {
