@@ -28,8 +28,8 @@ final class AdapterCrashTests: XCTestCase {
         try "kind: hl7v2-mllp\nname: crash-his\nsender: H37010200001\nlisten: 127.0.0.1:0\n".write(toFile: manifest, atomically: true, encoding: .utf8)
         func startAdapter() throws -> (MedBusProcess, Int) {
             let adapter = try MedBusProcess(["adapter", "run", manifest, "--brokers", bootstrap, "--data-dir", adapterDir])
-            try adapter.waitForOutput { $0.contains("listening on") }
-            let port = try XCTUnwrap(adapter.stdout.split(separator: "\n").first { $0.contains("listening on") }?.split(separator: ":").last.flatMap { Int($0) })
+            try adapter.waitForOutput { $0.contains(") listening on") }
+            let port = try XCTUnwrap(adapter.stdout.split(separator: "\n").first { $0.hasPrefix("Adapter ") && $0.contains(") listening on") }?.split(separator: ":").last.flatMap { Int($0) })
             return (adapter, port)
         }
 

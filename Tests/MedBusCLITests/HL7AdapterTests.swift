@@ -18,8 +18,8 @@ final class HL7AdapterTests: XCTestCase {
         listen: 127.0.0.1:0
         """.write(toFile: adapters + "/his.yaml", atomically: true, encoding: .utf8)
         let serve = try MedBusProcess(["serve", "--data-dir", dataDir, "--adapters", adapters, "--topics", "deploy/topics.yaml"])
-        try serve.waitForOutput { $0.contains("listening on") }
-        let port = try XCTUnwrap(serve.stdout.split(separator: "\n").first { $0.contains("listening on") }?.split(separator: ":").last.flatMap { Int($0) })
+        try serve.waitForOutput { $0.contains(") listening on") }
+        let port = try XCTUnwrap(serve.stdout.split(separator: "\n").first { $0.hasPrefix("Adapter ") && $0.contains(") listening on") }?.split(separator: ":").last.flatMap { Int($0) })
         let bootstrap = try XCTUnwrap(serve.stdout.split(separator: "\n").first { $0.hasPrefix("Kafka bootstrap: ") }?
             .dropFirst("Kafka bootstrap: ".count).split(separator: " ").first.map(String.init))
         return (serve, port, bootstrap, dataDir)

@@ -14,8 +14,8 @@ final class MessagesReplayTests: XCTestCase {
         try "kind: hl7v2-mllp\nname: replay-his\nsender: H37010200001\nlisten: 127.0.0.1:0\n".write(toFile: dir + "/his.yaml", atomically: true, encoding: .utf8)
         let adapter = try MedBusProcess(["adapter", "run", dir + "/his.yaml", "--brokers", cluster.bootstrapServers, "--data-dir", dir])
         defer { adapter.signal(SIGKILL) }
-        try adapter.waitForOutput { $0.contains("listening on") }
-        let port = try XCTUnwrap(adapter.stdout.split(separator: "\n").first { $0.contains("listening on") }?.split(separator: ":").last.flatMap { Int($0) })
+        try adapter.waitForOutput { $0.contains(") listening on") }
+        let port = try XCTUnwrap(adapter.stdout.split(separator: "\n").first { $0.hasPrefix("Adapter ") && $0.contains(") listening on") }?.split(separator: ":").last.flatMap { Int($0) })
         let acks = try await onThread { () -> [String] in
             let client = try MLLPTestClient(port: port)
             return (1...3).map { n in
