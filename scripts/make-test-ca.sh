@@ -7,6 +7,9 @@
 #   untrusted-ca.pem / untrusted-ca.key    a second CA the listener does not trust
 #   untrusted-client.pem / .key            a client certificate with the SAME CN, signed by untrusted-ca:
 #                                          it must be refused, because the CN alone proves nothing
+#   revoked-client.pem / .key              a client certificate of ca (CN H37010200001) that ca revoked
+#   crl-none-revoked.pem                   ca's CRL before that revocation (revokes nothing)
+#   crl.pem                                ca's CRL listing revoked-client (give it as tlsClientCRL)
 # and, for each hospital code given (default H37010200001):
 #   hospitals/CODE/server.pem / .key       the hospital's TLS server certificate (EC P-256, signed by ca;
 #                                          SAN localhost, 127.0.0.1, CODE.hospital.test)
@@ -53,6 +56,17 @@ make_leaf server "/O=MedBus Test/CN=localhost" ca \
 make_leaf client "/O=MedBus Test/CN=H37010200001" ca "extendedKeyUsage=clientAuth"
 # Trusted, but another hospital: may not send as H37010200001.
 make_leaf other-hospital "/O=MedBus Test/CN=H37010299999" ca "extendedKeyUsage=clientAuth"
+
+# Revocation: `openssl ca` keeps its state in an index file; the CRLs are valid for 30 days.
+make_leaf revoked-client "/O=MedBus Test/CN=H37010200001" ca "extendedKeyUsage=clientAuth"
+mkdir -p ca-state
+: > ca-state/index.txt
+echo 1000 > ca-state/crlnumber
+printf '%s\n' "[ca]" "default_ca = test" "[test]" "database = ca-state/index.txt" \
+    "crlnumber = ca-state/crlnumber" "default_md = sha256" "default_crl_days = 30" > ca-state/ca.cnf
+openssl ca -config ca-state/ca.cnf -keyfile ca.key -cert ca.pem -gencrl -out crl-none-revoked.pem 2>/dev/null
+openssl ca -config ca-state/ca.cnf -keyfile ca.key -cert ca.pem -revoke revoked-client.pem -crl_reason keyCompromise 2>/dev/null
+openssl ca -config ca-state/ca.cnf -keyfile ca.key -cert ca.pem -gencrl -out crl.pem 2>/dev/null
 
 make_ca untrusted-ca "/O=Somebody Else/CN=Untrusted Test CA"
 make_leaf untrusted-client "/O=Somebody Else/CN=H37010200001" untrusted-ca "extendedKeyUsage=clientAuth"

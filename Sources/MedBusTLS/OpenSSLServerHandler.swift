@@ -44,7 +44,7 @@ public final class OpenSSLServerHandler: ChannelDuplexHandler {
     ///   first. The caller must fail it itself if the handler never makes it into a pipeline.
     /// - Throws: `TLSError.openSSLFailure` when OpenSSL cannot allocate the session.
     public init(context: TLSContext, handshakeCompleted: EventLoopPromise<TLSHandshakeCompleted>? = nil, logger: Logger) throws {
-        self.connection = try TLSConnection(context: context)
+        self.connection = try TLSConnection(context: context, logger: logger)
         self.handshakePromise = handshakeCompleted
         self.logger = logger
     }

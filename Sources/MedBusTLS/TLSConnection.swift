@@ -1,4 +1,5 @@
 import COpenSSL
+import Logging
 import MedBusCrypto
 import NIOCore
 
@@ -27,9 +28,9 @@ final class TLSConnection {
     private let output: OpaquePointer
 
     /// - Throws: `TLSError.openSSLFailure` when OpenSSL cannot allocate the session.
-    init(context: TLSContext) throws {
+    init(context: TLSContext, logger: Logger) throws {
         OpenSSLErrors.clear()
-        guard let ssl = SSL_new(context.pointer) else {
+        guard let ssl = context.newSession(logger: logger) else {
             throw TLSError.openSSLFailure(operation: "creating a TLS session", openSSL: OpenSSLErrors.drain())
         }
         guard let input = BIO_new(BIO_s_mem()) else {

@@ -13,6 +13,8 @@ public enum TLSError: Error, CustomStringConvertible, Sendable {
     case privateKeyMismatch(certificateChain: String, privateKey: String, openSSL: String)
     /// The client CA file is not valid PEM or holds no certificate.
     case invalidClientCA(path: String, openSSL: String)
+    /// The client CRL file is not a valid PEM certificate revocation list.
+    case invalidRevocationList(path: String, openSSL: String)
     /// Client certificates are requested but no CA was given to verify them against.
     case clientCARequired
     /// OpenSSL could not create or configure the context or a connection (out of memory,
@@ -36,6 +38,8 @@ public enum TLSError: Error, CustomStringConvertible, Sendable {
             "TLS: private key \(privateKey) does not match the certificate in \(certificateChain) (\(openSSL))"
         case .invalidClientCA(let path, let openSSL):
             "TLS: client CA file \(path) is not a valid PEM certificate file (\(openSSL))"
+        case .invalidRevocationList(let path, let openSSL):
+            "TLS: client CRL file \(path) is not a valid PEM certificate revocation list (\(openSSL))"
         case .clientCARequired:
             "TLS: client certificates are requested but no client CA file is configured"
         case .openSSLFailure(let operation, let openSSL):

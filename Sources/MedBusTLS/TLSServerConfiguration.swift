@@ -20,18 +20,24 @@ public struct TLSServerConfiguration: Sendable {
     /// `clientCertificate` is `.none`.
     public var clientCAFile: String?
     public var clientCertificate: ClientCertificate
+    /// PEM file: certificate revocation list(s) of the client CA(s). Client certificates listed
+    /// there are refused in the handshake; the file is re-read when it changes.
+    public var clientCRLFile: String?
 
-    public init(certificateChainFile: String, privateKeyFile: String, clientCAFile: String? = nil, clientCertificate: ClientCertificate = .none) {
+    public init(certificateChainFile: String, privateKeyFile: String, clientCAFile: String? = nil,
+                clientCertificate: ClientCertificate = .none, clientCRLFile: String? = nil) {
         self.certificateChainFile = certificateChainFile
         self.privateKeyFile = privateKeyFile
         self.clientCAFile = clientCAFile
         self.clientCertificate = clientCertificate
+        self.clientCRLFile = clientCRLFile
     }
 
     /// Loads and checks the files, so a misconfigured listener fails at startup rather than on
     /// the first connection.
     /// - Throws: `TLSError` — a file missing or unreadable, not valid PEM, the key not matching
-    ///   the certificate, or a client certificate requested without a client CA.
+    ///   the certificate, a CRL that does not load, or a client certificate requested without a
+    ///   client CA.
     public func makeContext() throws -> TLSContext {
         try TLSContext(configuration: self)
     }

@@ -18,6 +18,7 @@ final class AdapterTLSTests: XCTestCase {
         let producer = try KafkaProducer(config: KafkaConfig(bootstrapServers: cluster.bootstrapServers))
         let manifest = AdapterManifest(kind: HL7MLLPAdapter.kind, name: "tls", sender: "H37010200001", host: "127.0.0.1", port: 0, options: [
             "tlsCertificate": certificates.path("server.pem"), "tlsKey": certificates.path("server.key"), "tlsClientCA": certificates.path("ca.pem"),
+            "tlsClientCRL": certificates.path("crl.pem"),
         ])
         let adapter = try HL7MLLPAdapter(manifest: manifest, ingest: DurableIngest(store: store, producer: producer))
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -32,10 +33,17 @@ final class AdapterTLSTests: XCTestCase {
         XCTAssertTrue(other.contains("MSA|AE|TLS2") && other.contains("does not identify sender"), "refused, not AA: \(other)")
         let untrusted = try await sendOverTLS(port: port, certificates: certificates, certificate: "untrusted-client", message: message("TLS3"))
         XCTAssertTrue(untrusted.hasPrefix("TLSERROR") || untrusted.hasPrefix("CLOSED"), untrusted)
+        let revoked = try await sendOverTLS(port: port, certificates: certificates, certificate: "revoked-client", message: message("TLS4"))
+        XCTAssertEqual(revoked, "TLSERROR SSLV3_ALERT_CERTIFICATE_REVOKED", "the manifest's CRL is in force")
 
         XCTAssertEqual(try store.count(MessageQuery(status: .rejected)), 1, "the other hospital's message is kept as rejected")
         XCTAssertThrowsError(try HL7MLLPAdapter(manifest: AdapterManifest(kind: HL7MLLPAdapter.kind, name: "bad", sender: "H1", host: "127.0.0.1", port: 0,
                                                                          options: ["tlsCertificate": certificates.path("server.pem")]), ingest: DurableIngest(store: store, producer: producer)))
+        XCTAssertThrowsError(try AdapterManifest(kind: HL7MLLPAdapter.kind, name: "crl", sender: "H1", host: "127.0.0.1", port: 0, options: [
+            "tlsCertificate": certificates.path("server.pem"), "tlsKey": certificates.path("server.key"), "tlsClientCRL": certificates.path("crl.pem"),
+        ]).tlsConfiguration()) { error in
+            XCTAssertTrue("\(error)".contains("tlsClientCRL needs client certificates"), "\(error)")
+        }
         adapter.shutdown()
         try await server.value
         await producer.shutdown()

@@ -52,6 +52,54 @@ final class MLLPOverTLSTests: XCTestCase {
         XCTAssertEqual(peers.count, 1, "only the trusted client's message reached the handler")
     }
 
+    /// Trusted CA, right CN, but revoked: refused in the handshake with the revocation alert.
+    func testRevokedClientCertificateIsRefused() async throws {
+        let recorder = EchoRecorder()
+        let certificates = self.certificates!
+        var configuration = certificates.serverConfiguration(clientCertificate: .required)
+        configuration.clientCRLFile = certificates.path("crl.pem")
+        try await withServer(tls: configuration, handler: recorder.handler) { port in
+            let revoked = try await sendOverTLS(port: port, certificates: certificates, certificate: "revoked-client", message: "MSH|revoked")
+            XCTAssertEqual(revoked, "TLSERROR SSLV3_ALERT_CERTIFICATE_REVOKED")
+            let valid = try await sendOverTLS(port: port, certificates: certificates, certificate: "client", message: "MSH|valid")
+            XCTAssertEqual(valid, "REPLY ACK:H37010200001:MSH|valid")
+        }
+        let peers = await recorder.peers
+        XCTAssertEqual(peers.count, 1, "only the valid certificate's message reached the handler")
+    }
+
+    /// The CA publishes a new CRL while the listener runs: it applies from the next connection;
+    /// a broken CRL file afterwards keeps the last good one in force.
+    func testReplacedCRLAppliesWithoutRestartAndABrokenOneKeepsThePrevious() async throws {
+        let certificates = self.certificates!
+        let crlFile = certificates.path("live-crl.pem")
+        try FileManager.default.copyItem(atPath: certificates.path("crl-none-revoked.pem"), toPath: crlFile)
+        var configuration = certificates.serverConfiguration(clientCertificate: .required)
+        configuration.clientCRLFile = crlFile
+        try await withServer(tls: configuration, handler: EchoRecorder().handler) { port in
+            let before = try await sendOverTLS(port: port, certificates: certificates, certificate: "revoked-client", message: "MSH|before")
+            XCTAssertEqual(before, "REPLY ACK:H37010200001:MSH|before", "not revoked yet")
+
+            try Self.replace(crlFile, with: Data(contentsOf: URL(fileURLWithPath: certificates.path("crl.pem"))))
+            try await Task.sleep(for: .milliseconds(1_100))  // the file is looked at once a second at most
+            let after = try await sendOverTLS(port: port, certificates: certificates, certificate: "revoked-client", message: "MSH|after")
+            XCTAssertEqual(after, "TLSERROR SSLV3_ALERT_CERTIFICATE_REVOKED")
+
+            try Self.replace(crlFile, with: Data("-----BEGIN X509 CRL-----\ntruncated\n".utf8))
+            try await Task.sleep(for: .milliseconds(1_100))
+            let stillRevoked = try await sendOverTLS(port: port, certificates: certificates, certificate: "revoked-client", message: "MSH|again")
+            XCTAssertEqual(stillRevoked, "TLSERROR SSLV3_ALERT_CERTIFICATE_REVOKED", "the last good CRL stays in force")
+            let valid = try await sendOverTLS(port: port, certificates: certificates, certificate: "client", message: "MSH|valid")
+            XCTAssertEqual(valid, "REPLY ACK:H37010200001:MSH|valid")
+        }
+    }
+
+    /// As a CA's publishing job does: write aside, then rename over the old file.
+    private static func replace(_ path: String, with contents: Data) throws {
+        try contents.write(to: URL(fileURLWithPath: path + ".new"))
+        guard rename(path + ".new", path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
+
     func testClientWithoutCertificateIsRefusedWhenRequired() async throws {
         let recorder = EchoRecorder()
         let certificates = self.certificates!

@@ -42,6 +42,15 @@ final class TLSServerConfigurationTests: XCTestCase {
         }
     }
 
+    func testCRLThatIsNotACRLIsNamed() {
+        var configuration = certificates.serverConfiguration(clientCertificate: .required)
+        configuration.clientCRLFile = certificates.path("ca.pem")
+        XCTAssertThrowsError(try configuration.makeContext()) { error in
+            guard case TLSError.invalidRevocationList(let path, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, self.certificates.path("ca.pem"))
+        }
+    }
+
     func testKeyOfAnotherCertificateIsAMismatch() {
         var configuration = certificates.serverConfiguration(clientCertificate: .none)
         configuration.privateKeyFile = certificates.path("client.key")
