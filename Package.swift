@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "MedBusHTTPAdapter",
             dependencies: [
-                "MedBusAdapterSDK", "MedBusCore", "MedBusHTTPServer", "MedBusTLS",
+                "MedBusAdapterSDK", "MedBusCore", "MedBusHL7", "MedBusHTTPServer", "MedBusTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -168,11 +168,11 @@ let package = Package(
         ),
         // The insurance e-prescription centre: the SM4/SM2 envelope and the hospital-side client (upload pre-check, upload, revoke).
         .target(name: "MedBusRxCentre", dependencies: ["MedBusCrypto", "MedBusCore", "MedBusHTTPClient"]),
-        // E-prescription circulation: issue (SM3/SM2-signed), pharmacy API (HTTP and Kafka commands), lifecycle in SQLite.
+        // E-prescription circulation: issue (SM3/SM2-signed), pharmacy API (HTTP with mTLS callers, Kafka commands), lifecycle in SQLite, forwarding to the insurance prescription centre.
         .target(
             name: "MedBusPrescription",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusSQLite", "MedBusCrypto", "MedBusHTTPServer",
+                "MedBusKafka", "MedBusCore", "MedBusSQLite", "MedBusCrypto", "MedBusHTTPServer", "MedBusTLS", "MedBusRxCentre",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
@@ -201,6 +201,11 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The admin API's operator views of components: settlements, prescriptions, 120 dispatch tasks (read only, identifiers masked by role).
+        .target(
+            name: "MedBusAdminViews",
+            dependencies: ["MedBusAdmin", "MedBusCore", "MedBusSettlement", "MedBusPrescription", "MedBusDispatch", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         // libpq from Debian (`libpq-dev`): the PostgreSQL client the intermediate-table adapter polls with.
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // The intermediate-table adapter: polls a HIS table or view (PostgreSQL, SQLite) and publishes each row once.
@@ -221,12 +226,34 @@ let package = Package(
             path: "Adapters/IntermediateTable",
             exclude: ["README.md", "manifests"]
         ),
+        // The SOAP/WebService HIS adapter: SOAP 1.1/1.2 with HL7 v3 in the Body, WSDL, faults, WS-Security UsernameToken.
+        .target(
+            name: "MedBusSOAPAdapter",
+            dependencies: [
+                "MedBusAdapterSDK", "MedBusCore", "MedBusHL7", "MedBusHTTPServer", "MedBusTLS", "COpenSSL",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The SOAP adapter as its own process (Adapters/WebService).
+        .executableTarget(
+            name: "medbus-adapter-soap",
+            dependencies: [
+                "MedBusSOAPAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Adapters/WebService",
+            exclude: ["README.md", "manifests", "samples"]
+        ),
+        // The vendor guide's "adapter in 30 lines" (Adapters/README.md), compiled so it cannot rot.
+        .executableTarget(name: "medbus-adapter-example", dependencies: ["MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore"], path: "Adapters/Example"),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
         .target(name: "CRawProducer", dependencies: ["CRdKafka"]),
         .executableTarget(
             name: "medbus",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusRouting", "MedBusOutbound", "MedBusInsurers", "MedBusCrypto", "MedBusRxCentre", "MedBusSettlement", "MedBusSettlementAPI", "MedBusHTTPClient", "MedBusAdmin", "MedBusTableAdapter", "MedBusDispatch", "MedBusPrescription", "CRawProducer",
+                "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusAdapterSDK", "MedBusHISAdapter", "MedBusHTTPAdapter", "MedBusHL7", "MedBusMapping", "MedBusRegistry", "MedBusRouting", "MedBusOutbound", "MedBusInsurers", "MedBusCrypto", "MedBusRxCentre", "MedBusSettlement", "MedBusSettlementAPI", "MedBusHTTPClient", "MedBusAdmin", "MedBusAdminViews", "MedBusTableAdapter", "MedBusSOAPAdapter", "MedBusDispatch", "MedBusPrescription", "CRawProducer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -273,13 +300,19 @@ let package = Package(
         .testTarget(name: "MedBusSettlementAPITests", dependencies: ["MedBusSettlementAPI", "MedBusSettlement", "MedBusInsurers", "MedBusKafka", "MedBusCore", "MedBusHTTPClient", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusRxCentreTests", dependencies: ["MedBusRxCentre", "MedBusInsurers", "MedBusCrypto", "MedBusCore", "MedBusHTTPClient", "MedBusTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusInsurersTests", dependencies: ["MedBusInsurers", "MedBusKafka", "MedBusCore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "MedBusPrescriptionTests", dependencies: ["MedBusPrescription", "MedBusTestSupport", "MedBusKafka", "MedBusCore", "MedBusCrypto", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusStore", "MedBusTestSupport"]),
+        .testTarget(name: "MedBusPrescriptionTests", dependencies: ["MedBusPrescription", "MedBusTestSupport", "MedBusKafka", "MedBusCore", "MedBusCrypto", "MedBusRxCentre", "MedBusInsurers", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MedBusCLITests", dependencies: ["MedBusKafka", "MedBusCore", "MedBusStore", "MedBusTestSupport"]),
+        .testTarget(
+            name: "MedBusSOAPAdapterTests",
+            dependencies: ["MedBusSOAPAdapter", "MedBusHTTPAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore", "MedBusCore", "MedBusMapping", "MedBusTestSupport"]
+        ),
+        .testTarget(name: "MedBusAdapterExampleTests", dependencies: ["MedBusKafka", "MedBusCore"]),
         .testTarget(name: "MedBusTableAdapterTests", dependencies: ["MedBusTableAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore", "MedBusCore", "MedBusTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "MedBusAdminTests",
             dependencies: [
-                "MedBusAdmin", "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusRegistry", "MedBusRouting", "MedBusAdapterSDK", "MedBusTestSupport",
+                "MedBusAdmin", "MedBusAdminViews", "MedBusKafka", "MedBusCore", "MedBusStore", "MedBusRegistry", "MedBusRouting", "MedBusAdapterSDK", "MedBusTestSupport",
+                "MedBusSettlement", "MedBusPrescription", "MedBusDispatch",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Yams", package: "Yams"),
             ]
         ),

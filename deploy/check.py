@@ -183,7 +183,7 @@ def check_asyncapi() -> None:
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except jsonschema.SchemaError as error:
             fail(f"{rel(file)}: not a valid JSON Schema: {error.message}")
-    for schema in sorted((ROOT / "Mappings" / "schemas").glob("*.json")):
+    for schema in sorted((ROOT / "Mappings" / "schemas").glob("*.json")) + sorted((DEPLOY / "schemas").glob("*.json")):
         if schema.resolve() not in used_schemas:
             fail(f"{rel(schema)} is the payload of no channel: add it to deploy/contracts.yaml")
     # The envelope header names are a contract of the code (MessageEnvelope.Header).
@@ -213,6 +213,7 @@ NOT_TOPICS = [
     (re.compile(r"(raw\.bench|raw\.his\.bench|raw\.his\.BENCH)"), "benchmark topics (medbus bench)"),
     (re.compile(r"\.(sqlite|db|json|yaml|csv)\Z"), "a file name"),
     (re.compile(r"dispatch\.(vitals|event|\w+-\w+)\Z"), "a message type (medbus-message-type)"),
+    (re.compile(r"rx\.(event|prescription|command-result)(\.[\w-]+)?\Z"), "a message type (medbus-message-type)"),
     (re.compile(r"dlq\.(replay|list|show)\Z"), "an audit action"),
 ]
 

@@ -79,6 +79,8 @@ def header_schema(name: str, headers: dict) -> dict:
 def payload(spec: dict) -> dict:
     if "schema" in spec:
         return {"schemaFormat": SCHEMA_FORMAT, "schema": {"$ref": f"../Mappings/schemas/{spec['schema']}"}}
+    if "contract" in spec:
+        return {"schemaFormat": SCHEMA_FORMAT, "schema": {"$ref": f"schemas/{spec['contract']}"}}
     if "text" in spec:
         return {"type": "string", "description": spec["text"]}
     return {"type": "object", "description": "No published JSON Schema yet. " + spec["pending"]}

@@ -12,7 +12,7 @@ packages=(
   python3-confluent-kafka  # second independent client (Debian's /usr/bin/python3)
   libpq-dev           # PostgreSQL client library: the intermediate-table adapter (CLibPQ)
   postgresql          # a real PostgreSQL server the intermediate-table tests start (initdb + pg_ctl)
-  python3-jsonschema  # validates what that client reads against Mappings/schemas (settlement tests)
+  python3-jsonschema  # validates what that client reads against the topic contracts (settlement tests, scripts/demo-run-check.py)
   libcurl4            # FoundationNetworking (URLSession): the CLI's --server client of the admin API
   openssl             # the openssl command: makes SM2 keys and independently verifies signatures (prescription tests)
 )
@@ -30,10 +30,10 @@ fi
 # `jsonschema` and `PyYAML` run Mappings/check.py, the static check of the mapping files.
 # deploy/check.py (static check of deploy/) also validates against the Kubernetes API schemas
 # (`kubernetes-validate`, offline), the Compose Specification (`compose-spec`) and the AsyncAPI 3.0
-# object model (`asyncapi3`).
-if ! python3 -c "import hl7.client, hl7apy, jsonschema, yaml, kubernetes_validate, compose_spec, asyncapi3" 2>/dev/null; then
+# object model (`asyncapi3`). `zeep` is the independent SOAP client of the SOAP adapter tests (reads the WSDL).
+if ! python3 -c "import hl7.client, hl7apy, jsonschema, yaml, kubernetes_validate, compose_spec, asyncapi3, zeep" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore hl7==0.4.5 hl7apy "jsonschema>=4" pyyaml \
-    kubernetes-validate==1.37.0 compose-spec==0.2.1 asyncapi3==0.0.2 >&2
+    kubernetes-validate==1.37.0 compose-spec==0.2.1 asyncapi3==0.0.2 "zeep>=4.2" >&2
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

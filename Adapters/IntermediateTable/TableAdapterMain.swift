@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import MedBusAdapterSDK
 import MedBusKafka
 import MedBusStore
@@ -22,17 +21,12 @@ struct TableAdapterMain: AsyncParsableCommand {
     @Option(help: "Directory of the message store and the adapter's state.") var dataDir = "data"
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["MEDBUS_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
-            return handler
-        }
+        AdapterProcess.bootstrapLogging()
         let loaded = try AdapterManifest.load(path: manifest)
         guard loaded.kind == IntermediateTableAdapter.kind else {
             throw ValidationError("\(manifest): kind is '\(loaded.kind)'; this program runs kind \(IntermediateTableAdapter.kind)")
         }
-        var config = KafkaConfig(bootstrapServers: brokers, properties: try KafkaConfig.parseProperties(kafkaOptions))
-        config.properties["linger.ms"] = config.properties["linger.ms"] ?? "1"
+        let config = DurableIngest.producerConfig(KafkaConfig(bootstrapServers: brokers, properties: try KafkaConfig.parseProperties(kafkaOptions)))
         let store = try MessageStore.open(directory: dataDir)
         let producer = try KafkaProducer(config: config)
         let ingest = DurableIngest(store: store, producer: producer)
@@ -43,13 +37,7 @@ struct TableAdapterMain: AsyncParsableCommand {
         let settled = try await ingest.recoverInDoubt(source: loaded.source, topic: try loaded.rawTopic, kafka: config)
         print("Adapter \(loaded.name): \(settled.published) in-doubt rows found on Kafka, \(settled.missing) to publish again")
 
-        let signals = [SIGINT, SIGTERM].map { sig in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler { adapter.shutdown() }
-            source.resume()
-            return source
-        }
+        let signals = AdapterProcess.onTerminationSignals { adapter.shutdown() }
         try await adapter.run { _ in
             print("Adapter \(loaded.name) (\(loaded.kind)) polling into \((try? loaded.rawTopic) ?? "")")
             fflush(nil)

@@ -87,6 +87,51 @@ public struct AdminAPI {
         guard let value = Int(text), (1...maximum).contains(value) else { throw Problem.badRequest("limit must be between 1 and \(maximum)") }
         return value
     }
+
+    /// A query parameter that must be one of `T`'s values (nil when absent).
+    /// - Throws: `Problem` 400 listing the values.
+    public static func choice<T: RawRepresentable & CaseIterable>(_ request: Request, _ name: String, _ type: T.Type) throws -> T?
+    where T.RawValue == String {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = T(rawValue: text) else {
+            throw Problem.badRequest("\(name) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    /// `offset`: rows to skip for the next page (default 0).
+    public static func offset(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("offset") else { return 0 }
+        guard let value = Int(text), value >= 0 else { throw Problem.badRequest("offset must be a whole number ≥ 0") }
+        return value
+    }
+
+    /// The body of a paged list: `{"<name>": [...], "offset": o, "next": o + limit}` (`next` only
+    /// when the page is full, so more rows may follow).
+    public static func page<T: Encodable>(_ name: String, _ rows: [T], offset: Int, limit: Int) throws -> Response {
+        try json(Page(name: name, rows: rows, offset: offset, next: rows.count == limit ? offset + limit : nil))
+    }
+}
+
+private struct Page<T: Encodable>: Encodable {
+    let name: String
+    let rows: [T]
+    let offset: Int
+    let next: Int?
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(rows, forKey: Key(stringValue: name))
+        try container.encode(offset, forKey: Key(stringValue: "offset"))
+        try container.encodeIfPresent(next, forKey: Key(stringValue: "next"))
+    }
 }
 
 /// The routes an `AdminServer` answers, as `METHOD /path` with `{parameter}` templates.

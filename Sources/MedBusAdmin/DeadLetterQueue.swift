@@ -113,6 +113,20 @@ public struct DeadLetterQueue: Sendable {
         return summaries
     }
 
+    /// Updates `medbus_dlq_depth` of each topic every `interval` until the task is cancelled, so the gauge
+    /// follows new dead letters without anyone listing them. A topic that cannot be read (not created yet)
+    /// keeps its last value and is tried again next time.
+    public func sampleDepth(of topics: [String], every interval: Duration = .seconds(30)) async {
+        while !Task.isCancelled {
+            for topic in topics {
+                do { _ = try await list(Selection(topic: topic), withError: false) } catch {
+                    logger.debug("dead-letter depth not sampled", metadata: ["topic": "\(topic)", "error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
     public struct ReplayResult: Sendable, Codable, Equatable {
         /// Objects (`topic/partition/offset`) sent back to their raw topic now.
         public var replayed: [String] = []

@@ -38,12 +38,7 @@ public struct MessageRoutes: AdminRoutes {
             var query = MessageQuery(id: q.get("id"), source: q.get("source"), type: q.get("type"),
                                      from: try AdminAPI.time(request, "from"), to: try AdminAPI.time(request, "to"),
                                      limit: try AdminAPI.limit(request))
-            if let status = q.get("status") {
-                guard let value = MessageStatus(rawValue: status) else {
-                    throw Problem.badRequest("status must be one of \(MessageStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                query.status = value
-            }
+            query.status = try AdminAPI.choice(request, "status", MessageStatus.self)
             let reveal = caller.role.allows(.patientData)
             return try AdminAPI.json(["messages": try store.search(query).map { Message($0, reveal: reveal) }])
         }
@@ -68,19 +63,13 @@ public struct MessageRoutes: AdminRoutes {
             return try AdminAPI.json(message)
         }
     }
-
-    /// Keeps the first two characters, so an operator can tell identifiers apart without reading them.
-    static func mask(_ value: String?, _ reveal: Bool) -> String? {
-        guard let value, !reveal else { return value }
-        return value.count <= 2 ? "***" : "\(value.prefix(2))***"
-    }
 }
 
 extension MessageRoutes.Message {
     /// The API view of a stored message: identifiers and the error text masked unless `reveal`, no payload.
     init(_ m: some StoredMessageFields, reveal: Bool) {
-        self.init(id: m.id, source: m.source, sourceMessageId: MessageRoutes.mask(m.sourceMessageId, reveal), type: m.type, contentType: m.contentType,
-                  status: m.status.rawValue, receivedAt: m.receivedAt, updatedAt: m.updatedAt, correlationId: MessageRoutes.mask(m.correlationId, reveal),
+        self.init(id: m.id, source: m.source, sourceMessageId: PatientDataMask.mask(m.sourceMessageId, reveal: reveal), type: m.type, contentType: m.contentType,
+                  status: m.status.rawValue, receivedAt: m.receivedAt, updatedAt: m.updatedAt, correlationId: PatientDataMask.mask(m.correlationId, reveal: reveal),
                   topic: m.topic, partition: m.partition, offset: m.offset, error: reveal ? m.error : m.error.map { _ in "***" },
                   payloadBytes: m.payloadBytes, payload: nil, payloadEncoding: nil)
     }

@@ -10,16 +10,15 @@ public struct Readiness: Sendable {
 
     public init(_ checks: [(name: String, check: Check)]) { self.checks = checks }
 
-    /// Kafka answers a metadata request within `timeout`, and the store answers a query.
-    public static func standard(kafka: KafkaAdmin, store: MessageStore, timeout: Duration = .seconds(2)) -> Readiness {
-        Readiness([
-            ("kafka", {
-                do { _ = try await kafka.brokers(timeout: timeout); return nil } catch let error as KafkaError { return error.message } catch { return "\(error)" }
-            }),
-            ("store", {
-                do { _ = try store.count(MessageQuery(limit: 1)); return nil } catch { return "\(error)" }
-            }),
-        ])
+    /// Kafka answers a metadata request within `timeout`, and the store (for processes that keep one) answers a query.
+    public static func standard(kafka: KafkaAdmin, store: MessageStore?, timeout: Duration = .seconds(2)) -> Readiness {
+        var checks: [(name: String, check: Check)] = [("kafka", {
+            do { _ = try await kafka.brokers(timeout: timeout); return nil } catch let error as KafkaError { return error.message } catch { return "\(error)" }
+        })]
+        if let store {
+            checks.append(("store", { do { _ = try store.count(MessageQuery(limit: 1)); return nil } catch { return "\(error)" } }))
+        }
+        return Readiness(checks)
     }
 
     /// Runs every check at once; sets `medbus_ready`.

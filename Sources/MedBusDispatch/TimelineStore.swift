@@ -183,7 +183,7 @@ public final class TimelineStore: Sendable {
     // MARK: Reading, for the CLI and tests
 
     /// A row of `medbus dispatch tasks`.
-    public struct TaskSummary: Sendable, Equatable {
+    public struct TaskSummary: Sendable, Equatable, Codable {
         public var taskId: String
         public var centre: String
         public var stage: String?
@@ -193,18 +193,28 @@ public final class TimelineStore: Sendable {
         public var patientOnBoard: Bool
         public var completed: Bool
         public var eventCount: Int
+        /// When the timeline last changed (an event arrived).
+        public var updatedAt: Date
     }
 
-    /// Tasks, most recently updated first; only those not completed unless `includeCompleted`.
-    public func tasks(includeCompleted: Bool = false, limit: Int = 1000) throws -> [TaskSummary] {
-        try pool.read { db in
+    /// Tasks, most recently updated first; only those not completed unless `includeCompleted` (only completed ones with
+    /// `completedOnly`), optionally only those whose latest stage is `stage`, bound for `destination`, updated in
+    /// [from, to); `offset` rows skipped (paging).
+    public func tasks(includeCompleted: Bool = false, completedOnly: Bool = false, stage: String? = nil, destination: String? = nil,
+                      updatedFrom from: Date? = nil, to: Date? = nil, limit: Int = 1000, offset: Int = 0) throws -> [TaskSummary] {
+        var filter = RowFilter(completedOnly ? ["completed = 1"] : includeCompleted ? [] : ["completed = 0"])
+        filter.equals("stage", stage)
+        filter.equals("destination", destination)
+        filter.timeRange("updated_at", from: from, to: to)
+        return try pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM task \(includeCompleted ? "" : "WHERE completed = 0") ORDER BY updated_at DESC, task_id LIMIT ?",
-                arguments: [limit]
+                db, sql: "SELECT * FROM task \(filter.whereClause) ORDER BY updated_at DESC, task_id LIMIT ? OFFSET ?",
+                arguments: filter.arguments(then: [limit, offset])
             ).map { row in
                 TaskSummary(
                     taskId: row["task_id"], centre: row["centre"], stage: row["stage"], stageAt: row["stage_at"], destination: row["destination"],
-                    eta: row["eta"], patientOnBoard: row["on_board"], completed: row["completed"], eventCount: row["event_count"]
+                    eta: row["eta"], patientOnBoard: row["on_board"], completed: row["completed"], eventCount: row["event_count"],
+                    updatedAt: Date(storedMicroseconds: row["updated_at"])
                 )
             }
         }

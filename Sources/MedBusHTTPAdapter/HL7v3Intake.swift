@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MedBusAdapterSDK
 import MedBusCore
+import MedBusHL7
 import MedBusTLS
 
 /// HL7 v3 XML interactions over HTTP (e.g. `PRPA_IN201311UV02`), independent of the server.
@@ -18,9 +19,6 @@ import MedBusTLS
 /// Retransmissions are recognised by `<sender device>|<id/@root>|<id/@extension>`.
 final class HL7v3Intake: Sendable {
     static let mediaTypes: Set<String> = ["application/xml", "text/xml", "application/soap+xml", "application/hl7-v3+xml"]
-    static let contentType = "application/hl7-v3+xml"
-    /// `MCCI` sender device when the message named no receiver.
-    static let ownDevice = "MedBus"
 
     private let settings: HTTPIntakeSettings
 
@@ -49,17 +47,16 @@ final class HL7v3Intake: Sendable {
         if header.malformed {
             return await reject(body, header: header, reason: "XML is not well-formed", detail: "XML is not well-formed", status: .badRequest)
         }
-        guard let interaction = header.interaction, let messageId = header.messageId, messageId.extension != nil || messageId.root != nil else {
+        guard let interaction = header.interaction, let sourceMessageId = header.sourceMessageId else {
             return await reject(body, header: header, reason: "interaction or message id missing", detail: "the interaction's id and interactionId are required", status: .badRequest)
         }
 
         let envelope = MessageEnvelope(
             source: settings.source,
-            sourceMessageId: [header.senderDevice ?? "", messageId.root ?? "", messageId.extension ?? ""].joined(separator: "|"),
-            messageType: interaction, contentType: Self.contentType,
+            sourceMessageId: sourceMessageId, messageType: interaction, contentType: HL7v3Header.contentType,
             traceParent: request.headers[.traceParent]
         )
-        let outcome = await settings.ingest.ingest(DurableIngest.Inbound(envelope: envelope, topic: settings.topic, key: header.patientId ?? messageId.extension, payload: body))
+        let outcome = await settings.ingest.ingest(DurableIngest.Inbound(envelope: envelope, topic: settings.topic, key: header.kafkaKey, payload: body))
         switch outcome {
         case .accepted(let id, _):
             let ack = acknowledgement(.accept, header).xml
@@ -79,13 +76,13 @@ final class HL7v3Intake: Sendable {
     private func acknowledgement(_ typeCode: MCCIAcknowledgement.TypeCode, _ header: HL7v3Header, detail: String? = nil) -> MCCIAcknowledgement {
         MCCIAcknowledgement(
             typeCode: typeCode, target: header.messageId, receiverDevice: header.senderDevice,
-            senderDevice: header.receiverDevice ?? Self.ownDevice, detail: detail, soap: header.soap
+            senderDevice: header.receiverDevice ?? MCCIAcknowledgement.ownDevice, detail: detail, soap: header.soap
         )
     }
 
     /// Keeps the refused body and answers `AR` when the message id was read, else a problem body.
     private func reject(_ body: [UInt8], header: HL7v3Header?, reason: String, detail: String, status: HTTPResponse.Status) async -> Response {
-        let envelope = MessageEnvelope(source: settings.source, messageType: header?.interaction ?? "hl7v3.unparseable", contentType: Self.contentType)
+        let envelope = MessageEnvelope(source: settings.source, messageType: header?.interaction ?? "hl7v3.unparseable", contentType: HL7v3Header.contentType)
         await settings.ingest.recordRejection(envelope: envelope, payload: body, reason: reason)
         settings.logger.info("HL7 v3 request rejected", metadata: ["message": "\(envelope.id)", "status": "\(status.code)", "reason": "\(reason)"])
         guard let header, header.messageId != nil else { return problem(status, detail: detail) }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MedBusHTTPServer
 
 /// Reads a request body for an intake: the media type first (so an unsupported body is never
 /// read), then the body itself up to the size limit.
@@ -26,7 +27,7 @@ struct HTTPBodyReader: Sendable {
     /// own encoding).
     /// - Throws: `Refusal`, or the connection's error if the body cannot be read.
     func read(_ request: Request, accepting mediaTypes: Set<String>, allowOtherCharsets: Bool = false) async throws -> [UInt8] {
-        guard let contentType = request.headers[.contentType], let type = MediaType(contentType),
+        guard let contentType = request.headers[.contentType], let type = HTTPContentType(contentType),
               mediaTypes.contains(type.name), allowOtherCharsets || type.isUTF8
         else { throw Refusal.unsupportedMediaType }
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw Refusal.tooLarge }
@@ -38,23 +39,4 @@ struct HTTPBodyReader: Sendable {
             throw Refusal.tooLarge
         }
     }
-}
-
-/// A `Content-Type` value: its type/subtype and charset.
-struct MediaType: Sendable, Equatable {
-    var name: String
-    var charset: String?
-
-    init?(_ header: String) {
-        let parts = header.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let first = parts.first, first.contains("/") else { return nil }
-        name = first.lowercased()
-        charset = parts.dropFirst().compactMap { parameter -> String? in
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "charset" else { return nil }
-            return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).lowercased()
-        }.first
-    }
-
-    var isUTF8: Bool { charset == nil || charset == "utf-8" || charset == "utf8" }
 }

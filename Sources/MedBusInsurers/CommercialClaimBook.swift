@@ -7,6 +7,8 @@ public struct CommercialClaimBook: Sendable {
     public struct Claim: Sendable {
         public var claimId: String
         public var msgid: String
+        /// Every msgid that claimed it (more than one: MedBus claimed the same visit twice).
+        public var claimMsgids: [String]
         public var psnNo: String
         public var approved: Money
         public var deductibleUsed: Money
@@ -55,6 +57,7 @@ public struct CommercialClaimBook: Sendable {
         guard request["type"]?.stringValue == "claim" else { return Self.declined(request, reason: "type must be claim or reversal") }
         if let existing = claims[claimId], !existing.reversed {
             // Same claim under a new msgid: answer what was approved, never pay twice.
+            claims[claimId]?.claimMsgids.append(request["msgid"]!.stringValue!)
             return Self.reply(request, status: "approved", amount: existing.approved, reason: "claim already approved")
         }
         guard let policyNo = request["policyNo"]?.stringValue, !policyNo.isEmpty, policy.policies.isEmpty || policy.policies.contains(policyNo) else {
@@ -65,7 +68,7 @@ public struct CommercialClaimBook: Sendable {
             return Self.declined(request, reason: "psn_no and summary.inscp_scp_amt, fund_pay_sumamt, psn_part_amt are required")
         }
         let (approved, toDeductible) = assess(inscp: inscp, funds: funds, owed: owed, lines: request["feedetail"]?.arrayValue ?? [], psnNo: psnNo)
-        claims[claimId] = Claim(claimId: claimId, msgid: request["msgid"]!.stringValue!, psnNo: psnNo, approved: approved, deductibleUsed: toDeductible, reversed: false)
+        claims[claimId] = Claim(claimId: claimId, msgid: request["msgid"]!.stringValue!, claimMsgids: [request["msgid"]!.stringValue!], psnNo: psnNo, approved: approved, deductibleUsed: toDeductible, reversed: false)
         deductibleUsed[psnNo, default: .zero] += toDeductible
         paid[psnNo, default: .zero] += approved
         return Self.reply(request, status: "approved", amount: approved, reason: approved == .zero ? "below the annual deductible or cap reached" : nil)
@@ -82,6 +85,16 @@ public struct CommercialClaimBook: Sendable {
         let capLeft = (policy.annualCap - (paid[psnNo] ?? .zero)).clampedAtZero
         let approved = min(policy.ratio.share(of: base - toDeductible), capLeft, owed.clampedAtZero)
         return (approved, toDeductible)
+    }
+
+    /// The book as `simulate commercial --ledger` writes it: amounts and ids, no names.
+    public var ledgerJSON: JSONValue {
+        .object([("claims", .array(claims.values.sorted { $0.claimId < $1.claimId }.map { claim in
+            .object([
+                ("claimId", .string(claim.claimId)), ("msgid", .string(claim.msgid)), ("claimMsgids", .array(claim.claimMsgids.map(JSONValue.string))),
+                ("psn_no", .string(claim.psnNo)), ("approvedAmount", .money(claim.approved)), ("reversed", .bool(claim.reversed)),
+            ])
+        }))])
     }
 
     private mutating func reverse(_ request: JSONValue, claimId: String) -> JSONValue {

@@ -41,6 +41,9 @@ public final class CommercialInsurerSimulator: Sendable {
     /// Claims recorded (claimId → claim), for tests.
     public var claims: [String: CommercialClaimBook.Claim] { get async { await book.read { $0.claims } } }
 
+    /// The claim book as JSON (`CommercialClaimBook.ledgerJSON`).
+    public var ledgerJSON: JSONValue { get async { await book.read { $0.ledgerJSON } } }
+
     /// Consumes until `shutdown()`.
     /// - Throws: a fatal Kafka error (e.g. the requests topic does not exist).
     public func run() async throws {

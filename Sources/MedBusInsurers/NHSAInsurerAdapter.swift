@@ -11,7 +11,8 @@ import MedBusKafka
 /// produce the platform's response envelope unchanged with `medbus-correlation-id` = the
 /// request's msgid and the request's key, and only then store the request's offset for commit
 /// (replies go out in chunks of up to `chunkSize` per partition, one broker wait per chunk).
-/// Partitions are processed in parallel, each strictly in order (per-key order).
+/// Partitions are processed in parallel, and within a chunk the requests of different keys
+/// (sagas) too; one key's requests strictly in order.
 ///
 /// **When the platform does not answer** (timeout, dropped connection, HTTP status other than
 /// 200, a body that is not JSON) the adapter produces **nothing** for that request and moves on:
@@ -70,23 +71,40 @@ public final class NHSAInsurerAdapter: Sendable {
     /// Leaves the consumer group; `run` returns after the batch in hand.
     public func shutdown() async { await consumer.close() }
 
-    /// One partition's records, in order. Replies are produced in chunks (one wait for the broker
-    /// per chunk instead of per record); each record's offset is stored only after the chunk with
-    /// its reply is acknowledged, and not at all once a chunk fails (those are sent again after a
-    /// restart, with the same msgid).
+    /// One partition's records, in chunks of up to `chunkSize`. Within a chunk the records of
+    /// different keys (sagas) call the platform concurrently and those of one key one after another
+    /// in offset order, so one settlement's steps stay ordered while many are in flight. A chunk's
+    /// replies go out with one wait for the broker; its offsets are stored only after that, and not
+    /// at all once it fails (those requests are sent again after a restart, with the same msgid).
     private func runLane(_ records: [KafkaConsumerMessage]) async throws {
-        var pending: [(record: KafkaConsumerMessage, reply: KafkaProducerMessage?)] = []
-        for (index, record) in records.enumerated() {
-            pending.append((record, await reply(to: record)))
-            guard pending.count >= Self.chunkSize || index == records.count - 1 else { continue }
-            let replies = pending.compactMap(\.reply)
-            let reports = try await producer.sendBatch(replies)
+        var start = records.startIndex
+        while start < records.endIndex {
+            let chunk = Array(records[start..<min(start + Self.chunkSize, records.endIndex)])
+            start += chunk.count
+            let reports = try await producer.sendBatch(await replies(to: chunk).compactMap { $0 })
             if let failed = reports.first(where: { $0.error != nil }) {
-                logger.error("replies not produced; stopping with their requests uncommitted", metadata: ["error": "\(failed.error!)", "partition": "\(record.partition)"])
+                logger.error("replies not produced; stopping with their requests uncommitted", metadata: ["error": "\(failed.error!)", "partition": "\(chunk[0].partition)"])
                 throw failed.error!
             }
-            for done in pending { try? consumer.storeOffset(done.record) }
-            pending = []
+            for record in chunk { try? consumer.storeOffset(record) }
+        }
+    }
+
+    /// The replies to `chunk`, in its order (nil: nothing to publish for that record).
+    private func replies(to chunk: [KafkaConsumerMessage]) async -> [KafkaProducerMessage?] {
+        var keys: [[UInt8]?: [Int]] = [:]
+        for (index, record) in chunk.enumerated() { keys[record.key, default: []].append(index) }
+        return await withTaskGroup(of: [(Int, KafkaProducerMessage?)].self) { group in
+            for indexes in keys.values {
+                group.addTask {
+                    var answered: [(Int, KafkaProducerMessage?)] = []
+                    for index in indexes { answered.append((index, await self.reply(to: chunk[index]))) }
+                    return answered
+                }
+            }
+            var replies = [KafkaProducerMessage?](repeating: nil, count: chunk.count)
+            for await answered in group { for (index, reply) in answered { replies[index] = reply } }
+            return replies
         }
     }
 

@@ -130,6 +130,9 @@ final class HL7JSONPlan: Sendable {
         case nonEmpty
         /// Through `JSONSchemaValidator` (enum, pattern, lengths, a format the rule's type does not prove).
         case full
+        /// A `pattern` that `CompiledRegex` matches on bytes (`minLength` at most 1); when the bytes do not
+        /// certainly match, as `full`.
+        case pattern
     }
 
     struct Unsupported: Error {}
@@ -317,9 +320,13 @@ final class HL7JSONPlan: Sendable {
             let provenFormat = (rule.type == .date && node.format == "date") || (rule.type == .datetime && node.format == "date-time")
             if kinds & JSONSchemaValidator.JSONKind.string == 0 {
                 check.string = .reject
-            } else if node.enumValues != nil || node.constValue != nil || node.pattern != nil || node.maxLength != nil
-                || (node.minLength ?? 0) > 1 || (node.format != nil && !provenFormat)
+            } else if node.enumValues != nil || node.constValue != nil || node.maxLength != nil || (node.minLength ?? 0) > 1
+                || (node.format != nil && !provenFormat)
             {
+                check.string = .full
+            } else if node.pattern?.simple != nil {
+                check.string = .pattern
+            } else if node.pattern != nil {
                 check.string = .full
             } else if (node.minLength ?? 0) == 1 {
                 check.string = .nonEmpty
@@ -370,9 +377,10 @@ final class HL7JSONPlan: Sendable {
     func write(_ source: HL7Source, headers: [String: String], at position: Position) throws(MappingFailure) -> Written {
         let writer = Writer(plan: self, source: source, headers: headers)
         var output = Writer.Output()
+        defer { output.out.deallocate() }
         let key = try self.key.flatMap { rule throws(MappingFailure) in try writer.keyText(&output, rule, position) }
         try writer.writeBody(&output, body, position)
-        return output.valid ? .record(key: key, value: output.out) : .schemaViolation
+        return output.valid ? .record(key: key, value: output.out.array) : .schemaViolation
     }
 }
 
@@ -387,14 +395,13 @@ private struct Writer {
     let headers: [String: String]
 
     struct Output {
-        var out: [UInt8] = []
+        var out = RecordBytes(capacity: 2048)
         var scratch: [UInt8] = []
         /// Whether everything written so far satisfies the schema.
         var valid = true
-        var repetitions = HL7Source.RepetitionCache()
+        var repetitions = HL7Source.ReadCache()
 
         init() {
-            out.reserveCapacity(1024)
             scratch.reserveCapacity(64)
         }
     }
@@ -441,12 +448,12 @@ private struct Writer {
                     o.out.append(UInt8(ascii: "}"))
                     return true
                 }
-                o.out.removeSubrange(mark...)
+                o.out.truncate(to: mark)
             case .each(let selector, let item):
                 let mark = o.out.count
                 appendKey(&o, rule)
                 if try elements(&o, rule, plan.selectors[selector], item, position) { return true }
-                o.out.removeSubrange(mark...)
+                o.out.truncate(to: mark)
             default:
                 if rule.direct, let wrote = direct(&o, rule, position) {
                     if wrote { return true }
@@ -460,7 +467,7 @@ private struct Writer {
                     return true
                 case .constant(let constant):
                     appendKey(&o, rule)
-                    o.out.append(contentsOf: plan.constants[constant].json)
+                    o.out.append(plan.constants[constant].json)
                     o.valid = o.valid && plan.constants[constant].valid
                     return true
                 }
@@ -468,7 +475,7 @@ private struct Writer {
         }
         if let fallback = rule.fallback {
             appendKey(&o, rule)
-            o.out.append(contentsOf: plan.constants[fallback].json)
+            o.out.append(plan.constants[fallback].json)
             o.valid = o.valid && plan.constants[fallback].valid
             return true
         }
@@ -478,7 +485,7 @@ private struct Writer {
 
     private func appendKey(_ o: inout Output, _ rule: HL7JSONPlan.Rule) {
         guard !rule.memberKey.isEmpty else { return }
-        plan.memberKeys.withUnsafeBufferPointer { o.out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[rule.memberKey])) }
+        plan.memberKeys.withUnsafeBufferPointer { o.out.append(UnsafeBufferPointer(rebasing: $0[rule.memberKey])) }
     }
 
     /// An object's members after its `{`; false (nothing closed) when none has a value.
@@ -488,7 +495,7 @@ private struct Writer {
         for (offset, member) in plan.members[range].enumerated() {
             let mark = o.out.count
             if written != 0 { o.out.append(UInt8(ascii: ",")) }
-            if try self.member(&o, member, position) { written |= 1 << UInt64(offset) } else { o.out.removeSubrange(mark...) }
+            if try self.member(&o, member, position) { written |= 1 << UInt64(offset) } else { o.out.truncate(to: mark) }
         }
         let check = rule.check
         o.valid = o.valid && !check.forbidden && check.objectAllowed && !check.requiredElsewhere
@@ -504,7 +511,7 @@ private struct Writer {
         for element in HL7JSONPlan.positions(selector, from: position.cursor, source) {
             let mark = o.out.count
             if count > 0 { o.out.append(UInt8(ascii: ",")) }
-            if try member(&o, item, element) { count += 1 } else { o.out.removeSubrange(mark...) }
+            if try member(&o, item, element) { count += 1 } else { o.out.truncate(to: mark) }
         }
         guard count > 0 else { return false }
         o.out.append(UInt8(ascii: "]"))
@@ -532,7 +539,7 @@ private struct Writer {
                     o.valid = o.valid && accepts(value, .string, entry: nil, rule.check)
                     appendKey(&o, rule)
                     o.out.append(UInt8(ascii: "\""))
-                    JSONWriter.writeEscaped(value, into: &o.out)
+                    o.out.appendEscaped(value)
                     o.out.append(UInt8(ascii: "\""))
                     return true
                 }
@@ -685,10 +692,10 @@ private struct Writer {
         switch kind {
         case .string:
             o.out.append(UInt8(ascii: "\""))
-            o.scratch.withUnsafeBufferPointer { JSONWriter.writeEscaped($0, into: &o.out) }
+            o.scratch.withUnsafeBufferPointer { o.out.appendEscaped($0) }
             o.out.append(UInt8(ascii: "\""))
         case .number, .bool:
-            o.out.append(contentsOf: o.scratch)
+            o.out.append(o.scratch)
         }
     }
 
@@ -703,6 +710,9 @@ private struct Writer {
             case .reject: return false
             case .nonEmpty: return !value.isEmpty
             case .full: return schema.accepts(.string(String(decoding: value, as: UTF8.self)), node: node)
+            case .pattern:
+                if !value.isEmpty, schema.resolve(node).pattern!.certainlyMatchesWhole(value) { return true }
+                return schema.accepts(.string(String(decoding: value, as: UTF8.self)), node: node)
             }
         case .number: return schema.accepts(.number(String(decoding: value, as: UTF8.self)), node: node)
         case .bool: return schema.accepts(.bool(value.first == UInt8(ascii: "t")), node: node)
@@ -781,7 +791,7 @@ indirect enum HL7Condition: Sendable {
             let kept = ByteText.trimmed(text)
             return body(kept.isEmpty ? nil : UnsafeBufferPointer(rebasing: text[kept]))
         }
-        var cache = HL7Source.RepetitionCache()
+        var cache = HL7Source.ReadCache()
         let element = SourcePath.hl7Element(address, source: source, cursor: cursor, cache: &cache)
         switch source.leaf(element) {
         case .none: return body(nil)

@@ -1,78 +1,32 @@
 import MedBusHL7
 
-/// A parsed HL7 v2 message as the mapping engine reads it: the message's segments as UTF-8 bytes with
-/// their fields indexed once, so that a path read is a few byte scans and one String.
+/// A parsed HL7 v2 message as the mapping engine reads it: the message's UTF-8 bytes with the parser's
+/// index of its segments and fields, so that a path read is a few byte scans and no allocation.
 ///
 /// Why not `HL7Message.element(at:)` per read: each call walks the segment list, makes several views
 /// that each retain the message storage and rescans the field, ~80 ns a read; a mapping reads 50 to 100
-/// paths per message, which cost more than the parse itself. Here a message is indexed once (one pass,
-/// three arrays) and every read after that is allocation-free until the value's String.
+/// paths per message, which cost more than the parse itself. Here the parser's index is read directly
+/// (`HL7Message.fieldIndex`, no copy) and every read is allocation-free until the value is written.
 ///
 /// The navigation below mirrors `HL7Element`'s rules exactly (MSH-1/MSH-2 literal, a primitive is its own
 /// first component, a path stopping above the leaves reads the first leaf, `""` is HL7 null); the
 /// differential test `HL7SourceTests` checks it against `HL7Message` on every sample and on edge cases.
 final class HL7Source: Sendable {
     let message: HL7Message
-    /// Every segment of the message in UTF-8, each followed by CR.
+    /// The message in UTF-8; segments are ranges of it.
     let bytes: [UInt8]
-    let segments: [Segment]
+    let segments: [HL7Message.Segment]
     /// End (exclusive) of every piece of every segment; piece 0 is the segment id.
     let pieceEnds: [Int]
     let delimiters: HL7Delimiters
 
-    struct Segment: Sendable {
-        var id: UInt32
-        var start: Int
-        var end: Int
-        var firstPiece: Int
-        var pieceCount: Int
-    }
-
     init(_ message: HL7Message) {
         self.message = message
         delimiters = message.delimiters
-        bytes = Self.utf8Lines(message)
-        (segments, pieceEnds) = Self.index(bytes, fieldSeparator: delimiters.field)
-    }
-
-    /// The segments joined by CR, in UTF-8. For a UTF-8 or ASCII message `serialize` gives exactly that in
-    /// one copy; for another character set (GB18030) it would re-encode, so the segments' UTF-8 text is
-    /// joined instead.
-    private static func utf8Lines(_ message: HL7Message) -> [UInt8] {
-        if message.charset == .utf8 || message.charset == .ascii, let bytes = try? message.serialize(terminators: .carriageReturn) {
-            return bytes
-        }
-        var bytes: [UInt8] = []
-        for segment in message.segments {
-            bytes.append(contentsOf: segment.encoded.utf8)
-            bytes.append(0x0D)
-        }
-        return bytes
-    }
-
-    /// Lines end at CR (and only there: the parser has already decided what ends a segment); pieces at the
-    /// field separator.
-    private static func index(_ bytes: [UInt8], fieldSeparator: UInt8) -> ([Segment], [Int]) {
-        var segments: [Segment] = []
-        var pieceEnds: [Int] = []
-        pieceEnds.reserveCapacity(bytes.count / 4)
-        bytes.withUnsafeBufferPointer { buffer in
-            var i = 0
-            while i < buffer.count {
-                let start = i
-                let firstPiece = pieceEnds.count
-                while i < buffer.count, buffer[i] != 0x0D {
-                    if buffer[i] == fieldSeparator { pieceEnds.append(i) }
-                    i += 1
-                }
-                pieceEnds.append(i)
-                var id: UInt32 = 0
-                for k in start..<min(start + 3, i) { id = id << 8 | UInt32(buffer[k]) }
-                segments.append(Segment(id: id, start: start, end: i, firstPiece: firstPiece, pieceCount: pieceEnds.count - firstPiece))
-                i += 1
-            }
-        }
-        return (segments, pieceEnds)
+        let index = message.fieldIndex
+        bytes = index.bytes
+        segments = index.segments
+        pieceEnds = index.pieceEnds
     }
 
     // MARK: navigation
@@ -188,12 +142,28 @@ final class HL7Source: Sendable {
         }
     }
 
-    /// The last repetition found, for the reads that follow in the same field (`PV1-7.1`, `PV1-7.2`, …):
-    /// finding a repetition scans its field, which for the usual field without repetitions is all of it.
-    struct RepetitionCache {
+    /// What the last reads found, for the reads that follow (a mapping reads `PV1-3.1`, `PV1-3.2`, … in a
+    /// row): the segment, the repetition (finding one scans its field) and the last component (the next
+    /// one is found by scanning on from there, not from the field's start).
+    struct ReadCache {
+        var segmentID: UInt32 = 0
+        var segmentOccurrence = 0
+        var segmentIndex: Int?
         var field: Element?
         var number = 0
         var repetition = Element(range: 0..<0, level: .repetition)
+        /// Component `componentNumber` of the repetition `componentParent` starts at `componentStart`.
+        var componentParent: Range<Int>?
+        var componentNumber = 0
+        var componentStart = 0
+
+        mutating func segment(_ id: UInt32, occurrence: Int, in source: HL7Source) -> Int? {
+            if id == segmentID && occurrence == segmentOccurrence { return segmentIndex }
+            segmentIndex = source.segmentIndex(id: id, occurrence: occurrence)
+            segmentID = id
+            segmentOccurrence = occurrence
+            return segmentIndex
+        }
 
         mutating func repetition(_ n: Int, of field: Element, in source: HL7Source) -> Element {
             if let cached = self.field, cached.range == field.range, cached.level == field.level, cached.isLiteral == field.isLiteral, n == number {
@@ -204,13 +174,42 @@ final class HL7Source: Sendable {
             number = n
             return repetition
         }
+
+        /// `source.component(n, of: element)`.
+        mutating func component(_ n: Int, of element: Element, in source: HL7Source) -> Element {
+            guard element.level == .repetition, !element.isLiteral, n >= 1 else { return source.component(n, of: element) }
+            var start = element.range.lowerBound
+            var seen = 1
+            if componentParent == element.range, componentNumber <= n {
+                start = componentStart
+                seen = componentNumber
+            }
+            let separator = source.delimiters.component
+            return source.bytes.withUnsafeBufferPointer { buffer in
+                var i = start
+                let upper = element.range.upperBound
+                while i < upper {
+                    if buffer[i] == separator {
+                        if seen == n { break }
+                        seen += 1
+                        start = i + 1
+                    }
+                    i += 1
+                }
+                guard seen == n else { return element.absent }
+                componentParent = element.range
+                componentNumber = n
+                componentStart = start
+                return Element(range: start..<i, level: .component)
+            }
+        }
     }
 
     /// What a terser path addresses (`HL7Message.element(at:)`), from segment occurrence `occurrence`.
-    func element(_ address: HL7Address, occurrence: Int, cache: inout RepetitionCache) -> Element {
-        guard let index = segmentIndex(id: address.segment, occurrence: occurrence) else { return Element(range: 0..<0, level: .field) }
+    func element(_ address: HL7Address, occurrence: Int, cache: inout ReadCache) -> Element {
+        guard let index = cache.segment(address.segment, occurrence: occurrence, in: self) else { return Element(range: 0..<0, level: .field) }
         var element = cache.repetition(address.repetition, of: field(address.field, ofSegment: index), in: self)
-        if let component = address.component { element = self.component(component, of: element) }
+        if let component = address.component { element = cache.component(component, of: element, in: self) }
         if let subcomponent = address.subcomponent { element = self.subcomponent(subcomponent, of: element) }
         return element
     }

@@ -54,7 +54,7 @@ public struct PrescriptionSigner: Sendable {
     func sign(_ document: [UInt8], with key: HospitalSigningKey) throws(RxProblem) -> (digest: String, signature: [UInt8]) {
         let digest = SM3.digest(document)
         do {
-            return (hex(digest), try key.privateKey.signature(for: document))
+            return (RxText.hex(digest), try key.privateKey.signature(for: document))
         } catch {
             throw RxProblem(.signingFailed, "SM2 signing with key \(key.keyID) failed: \(error)")
         }
@@ -70,14 +70,44 @@ public struct PrescriptionSigner: Sendable {
         if let material = publicMaterial[keyID] { members.append(material) }
         return .object(members)
     }
+}
 
-    private func hex(_ bytes: [UInt8]) -> String {
+/// Text helpers of the issuing path, which runs for every prescription (Foundation's `String(format:)` and
+/// `trimmingCharacters` cost more there than the rest of validation).
+enum RxText {
+    static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `text` without leading and trailing spaces (Unicode space separators) and tabs, as
+    /// `trimmingCharacters(in: .whitespaces)`; `text` itself when there are none.
+    static func trimmed(_ text: String) -> String {
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.first, let last = scalars.last, isSpace(first) || isSpace(last) else { return text }
+        guard let start = scalars.firstIndex(where: { !isSpace($0) }), let end = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(scalars[start...end])
+    }
+
+    /// Base64url without padding (RFC 4648 §5).
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            var value = 0
+            for (offset, byte) in chunk.enumerated() { value |= Int(byte) << (16 - 8 * offset) }
+            for position in 0...chunk.count { out.append(alphabet[(value >> (18 - 6 * position)) & 0x3F]) }
+            index += 3
         }
         return String(decoding: out, as: UTF8.self)
     }

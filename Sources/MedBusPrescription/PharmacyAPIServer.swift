@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MedBusCore
 import MedBusHTTPServer
+import MedBusTLS
 import NIOCore
 
 /// The prescription HTTP API (Hummingbird), for hospitals and pharmacies:
@@ -19,17 +20,28 @@ import NIOCore
 /// signature, key id and the hospital's certificate) and the state (`status`, `holder`, `leaseUntil`, …).
 /// Refusals are `application/problem+json` (RFC 9457) with `type` `https://medbus.example/problems/rx/<code>`
 /// (see `RxProblem`); a claim refused because another pharmacy holds it is 409 with `holder`. A request
-/// with an `Idempotency-Key` header gets the first answer again when retried with the same key.
+/// with an `Idempotency-Key` header gets the first answer again when retried with the same key (and the
+/// same client certificate).
+///
+/// **Callers.** With `tls` asking for client certificates (mutual TLS, `tlsClientCA` in the manifest), the
+/// certificate's common name is the caller: a pharmacy code for claim, release, review and dispense (the
+/// body's `pharmacyCode` must be it), a hospital code for issue (`fixmedinsCode`) and revoke (the
+/// prescription's hospital). A request acting for anyone else is refused with 403 `forbidden` and changes
+/// nothing. Without a client certificate (plain HTTP, or TLS without `tlsClientCA`) the codes in the bodies
+/// are taken as given: only for a network where every caller is trusted.
 public final class PharmacyAPIServer: Sendable {
-    private let listener: HTTPListener<BasicRequestContext>
+    private let listener: HTTPListener<PeerRequestContext>
 
     static let idempotencyKey = HTTPFields.Element.Name("Idempotency-Key")!
 
-    public init(service: PrescriptionService, host: String, port: Int, maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "medbus.rx.http")) {
-        let router = Router()
-        router.post("v1/prescriptions") { request, _ in
+    /// - Throws: `TLSError` when the TLS files do not load.
+    public init(service: PrescriptionService, host: String, port: Int, tls: TLSServerConfiguration? = nil, maxBodyBytes: Int = 1 << 20,
+                logger: Logger = Logger(label: "medbus.rx.http")) throws {
+        let router = Router(context: PeerRequestContext.self)
+        router.post("v1/prescriptions") { request, context in
             let body: JSONValue
             do { body = try await Self.body(request, limit: maxBodyBytes) } catch let problem as RxProblem { return Self.problem(problem) }
+            if let refusal = Self.refusal(context, actingFor: body["fixmedinsCode"]?.stringValue, as: "hospital") { return Self.problem(refusal) }
             switch await service.issue([body])[0] {
             case .success(let issued): return Self.json(issued.body, status: issued.created ? .created : .ok)
             case .failure(let problem): return Self.problem(problem)
@@ -51,10 +63,25 @@ public final class PharmacyAPIServer: Sendable {
             }
             let body: JSONValue
             do { body = try await Self.body(request, limit: maxBodyBytes) } catch let problem as RxProblem { return Self.problem(problem) }
-            let command = request.headers[Self.idempotencyKey].map { RxCommand.http(idempotencyKey: $0) }
+            let party: String?
+            if operation == .revoke {
+                do { party = try await service.ledger.record(.id(id))?.fixmedinsCode } catch let problem as RxProblem { return Self.problem(problem) }
+            } else {
+                party = body["pharmacyCode"]?.stringValue
+            }
+            if let refusal = Self.refusal(context, actingFor: party, as: operation == .revoke ? "hospital" : "pharmacy") { return Self.problem(refusal) }
+            let caller = context.tlsPeer?.peerCommonName.map { "\($0)/" } ?? ""
+            let command = request.headers[Self.idempotencyKey].map { RxCommand.http(idempotencyKey: caller + $0) }
             return Self.answer(await service.perform(operation, body: body, on: .id(id), command: command))
         }
-        listener = HTTPListener(router: router, host: host, port: port, serverName: "MedBus-Rx", logger: logger)
+        listener = HTTPListener(router: router, host: host, port: port, tls: try tls?.makeContext(), serverName: "MedBus-Rx", logger: logger)
+    }
+
+    /// The refusal of a request whose client certificate names someone other than the `role` it acts for;
+    /// nil when it may (or when the connection has no client certificate, see the type's comment).
+    private static func refusal(_ context: PeerRequestContext, actingFor party: String?, as role: String) -> RxProblem? {
+        guard let caller = context.tlsPeer?.peerCommonName, let party, party != caller else { return nil }
+        return RxProblem(.forbidden, "the client certificate names \(caller), not \(role) \(party)", extras: [("caller", .string(caller))])
     }
 
     /// Serves until `shutdown()` (or until cancelled); `onBound` receives the listening port (useful with port 0).

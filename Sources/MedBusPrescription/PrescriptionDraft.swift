@@ -97,7 +97,7 @@ struct PrescriptionDraft: Sendable {
             throw RxProblem(.missingField, "diseinfo: a diagnosis is required", extras: [("field", .string("diseinfo"))])
         }
 
-        inputDigest = SM3.digest(RxCanonicalForm.bytes(.object(fields))).map { String(format: "%02x", $0) }.joined()
+        inputDigest = RxText.hex(SM3.digest(RxCanonicalForm.bytes(.object(fields))))
 
         // Validity.
         let days: Int
@@ -199,7 +199,7 @@ struct PrescriptionDraft: Sendable {
             return nil
         }
         guard let text = value.stringValue else { throw wrongType(path + name, "a string") }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = RxText.trimmed(text)
         if trimmed.isEmpty, required { throw RxProblem(.missingField, "\(path)\(name) is empty", extras: [("field", .string(path + name))]) }
         return trimmed
     }

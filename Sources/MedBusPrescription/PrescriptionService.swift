@@ -18,7 +18,7 @@ public final class PrescriptionService: Sendable {
     let store: RxStore
     let producer: KafkaProducer
     private let logger: Logger
-    private let doorbell = Doorbell()
+    let doorbell = Doorbell()
     private let publishing = SerialGate()
 
     /// Opens (creating if needed) `<directory>/rx.sqlite`.
@@ -49,25 +49,26 @@ public final class PrescriptionService: Sendable {
     /// issued prescription or the problem that refused it.
     public func issue(_ bodies: [JSONValue]) async -> [Result<Issued, RxProblem>] {
         let now = clock.now()
-        let prepared = await sign(bodies.map { body in Result { () throws(RxProblem) in try prepare(body, at: now) } })
+        let nowText = MessageEnvelope.formatTimestamp(now)
+        let prepared = await Self.onEveryCore(bodies) { [self] body in Result { () throws(RxProblem) in try prepare(body, at: now, written: nowText) } }
         let accepted = prepared.compactMap { try? $0.get() }
         var outcomes: [RxStore.IssueOutcome] = []
         if !accepted.isEmpty {
-            do { outcomes = try await store.issue(accepted) } catch {
+            do { outcomes = try await store.issue(accepted.map(\.issue)) } catch {
                 return bodies.map { _ in .failure(error) }
             }
         }
-        var next = outcomes.makeIterator()
+        var next = zip(accepted, outcomes).makeIterator()
         var created = 0
         let answers = prepared.map { item -> Result<Issued, RxProblem> in
             if case .failure(let problem) = item { return .failure(problem) }
             switch next.next()! {
-            case .created(let record):
+            case (let prepared, .created(let record)):
                 created += 1
-                return .success(Issued(record: record, created: true, body: view(record, includeToken: true)))
-            case .existing(let record, sameContent: true):
+                return .success(Issued(record: record, created: true, body: prepared.answer))
+            case (_, .existing(let record, sameContent: true)):
                 return .success(Issued(record: record, created: false, body: view(record, includeToken: true)))
-            case .existing(let record, sameContent: false):
+            case (_, .existing(let record, sameContent: false)):
                 return .failure(RxProblem(.duplicatePrescription, "hospital \(record.fixmedinsCode) already issued prescription \(record.id) under this number with other content",
                                           extras: [("rxId", .string(record.id))]))
             }
@@ -82,8 +83,16 @@ public final class PrescriptionService: Sendable {
         try await issue([body])[0].get()
     }
 
-    /// Validates and assigns: id, trace code, QR token; builds the document that is signed.
-    private func prepare(_ body: JSONValue, at now: Date) throws(RxProblem) -> Prepared {
+    /// A prescription signed and ready to store: the row, its outbox records, and the answer to the hospital.
+    private struct Prepared: Sendable {
+        var issue: RxStore.Issue
+        var answer: JSONValue
+    }
+
+    /// Validates; assigns id, trace code and QR token; builds the document and signs it (SM3 + SM2); builds the
+    /// records announcing it. Everything a prescription needs before the store, so it runs on every core.
+    /// - Parameter written: `now` as an RFC 3339 timestamp (formatted once for a batch).
+    private func prepare(_ body: JSONValue, at now: Date, written: String) throws(RxProblem) -> Prepared {
         let policy = PrescriptionDraft.Policy(drugs: configuration.drugs, defaultValidityDays: configuration.defaultValidityDays,
                                               requireDiagnosis: configuration.requireDiagnosis)
         let draft = try PrescriptionDraft(body, policy: policy, now: now)
@@ -94,58 +103,35 @@ public final class PrescriptionService: Sendable {
         fields["rxId"] = .string(id)
         fields["rxTraceCode"] = .string(traceCode)
         fields["region"] = .string(key.region)
-        fields["issuedAt"] = .string(MessageEnvelope.formatTimestamp(now))
+        fields["issuedAt"] = .string(written)
         let document = RxCanonicalForm.sorted(.object(fields))
-        let record = RxRecord(id: id, fixmedinsCode: draft.fixmedinsCode, hospRxno: draft.hospRxno, traceCode: traceCode, qrToken: RxTokens.qrToken(),
+        var record = RxRecord(id: id, fixmedinsCode: draft.fixmedinsCode, hospRxno: draft.hospRxno, traceCode: traceCode, qrToken: RxTokens.qrToken(),
                               region: key.region, status: .valid, holder: nil, leaseUntil: nil, validityEnd: draft.validityEnd, maxReptCnt: draft.maxReptCnt,
                               usedCount: 0, version: 1, document: JSONWriter.compact(document), digest: "", signature: [], keyID: key.keyID,
                               review: nil, dispenses: [], createdAt: now, updatedAt: now)
-        return Prepared(issue: RxStore.Issue(record: record, inputDigest: draft.inputDigest, outbox: []), key: key, document: document)
+        (record.digest, record.signature) = try configuration.signer.sign(record.document, with: key)
+        let transition = RxTransition(version: 1, action: .issue, from: nil, to: .valid, actor: nil, reason: nil, detail: nil, at: now)
+        let answer = view(record, includeToken: true, document: document)
+        let outbox = [
+            outboxRecord(RxTopics.issued, record, answer, type: "rx.prescription"),
+            outboxRecord(RxTopics.available(region: record.region), record, view(record, includeToken: false, document: document), type: "rx.prescription"),
+        ] + announce(record, transition, document: document, occurredAt: written)
+        return Prepared(issue: RxStore.Issue(record: record, inputDigest: draft.inputDigest, outbox: outbox), answer: answer)
     }
 
-    /// A prescription ready to sign, with its document as a value (so publishing it needs no parse).
-    private struct Prepared: Sendable {
-        var issue: RxStore.Issue
-        var key: HospitalSigningKey
-        var document: JSONValue
-    }
-
-    /// Signs the prepared prescriptions on every core (SM2 signing is the cost of issuing), then adds the
-    /// records announcing each.
-    private func sign(_ prepared: [Result<Prepared, RxProblem>]) async -> [Result<RxStore.Issue, RxProblem>] {
-        let signer = configuration.signer
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, prepared.count / 8))
-        let chunk = (prepared.count + workers - 1) / max(workers, 1)
-        let signed = await withTaskGroup(of: (Int, [Result<Prepared, RxProblem>]).self) { group in
-            for start in stride(from: 0, to: prepared.count, by: max(chunk, 1)) {
-                let slice = Array(prepared[start..<min(start + chunk, prepared.count)])
-                group.addTask {
-                    (start, slice.map { item in
-                        item.flatMap { prepared in
-                            Result { () throws(RxProblem) in
-                                var prepared = prepared
-                                (prepared.issue.record.digest, prepared.issue.record.signature) = try signer.sign(prepared.issue.record.document, with: prepared.key)
-                                return prepared
-                            }
-                        }
-                    })
-                }
+    /// `work` over `items`, in contiguous slices on every core (signing is the cost of issuing); answers in order.
+    private static func onEveryCore<T: Sendable, R: Sendable>(_ items: [T], _ work: @escaping @Sendable (T) -> R) async -> [R] {
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, items.count / 8))
+        guard workers > 1 else { return items.map(work) }
+        let chunk = (items.count + workers - 1) / workers
+        return await withTaskGroup(of: (Int, [R]).self) { group in
+            for start in stride(from: 0, to: items.count, by: chunk) {
+                let slice = items[start..<min(start + chunk, items.count)]
+                group.addTask { (start, slice.map(work)) }
             }
-            var parts: [(Int, [Result<Prepared, RxProblem>])] = []
+            var parts: [(Int, [R])] = []
             for await part in group { parts.append(part) }
             return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
-        }
-        return signed.map { item in
-            item.map { prepared in
-                var issue = prepared.issue
-                let transition = RxTransition(version: 1, action: .issue, from: nil, to: .valid, actor: nil, reason: nil, detail: nil, at: issue.record.createdAt)
-                issue.outbox = [
-                    outboxRecord(RxTopics.issued, issue.record, view(issue.record, includeToken: true, document: prepared.document), type: "rx.prescription"),
-                    outboxRecord(RxTopics.available(region: issue.record.region), issue.record,
-                                 view(issue.record, includeToken: false, document: prepared.document), type: "rx.prescription"),
-                ] + announce(issue.record, transition, document: prepared.document)
-                return issue
-            }
         }
     }
 
@@ -318,13 +304,14 @@ public final class PrescriptionService: Sendable {
         members += [("usedCount", .int(record.usedCount)), ("maxReptCnt", .int(record.maxReptCnt)), ("version", .int(record.version))]
         if let review = record.review { members.append(("review", review)) }
         if !record.dispenses.isEmpty { members.append(("dispenses", .array(record.dispenses))) }
+        if let centre = record.centre { members.append(("centre", centre.json)) }
         members.append(("prescription", document ?? (try? JSONValue.parse(record.document)) ?? .null))
         members.append(("signature", configuration.signer.signatureJSON(keyID: record.keyID, digest: record.digest, signature: record.signature)))
         return .object(members)
     }
 
     /// The event on `rx.events` for one transition (message id `<rxId>-<version>`, type `rx.event.<event>`).
-    func announce(_ record: RxRecord, _ transition: RxTransition, document: JSONValue? = nil) -> [RxOutboxRecord] {
+    func announce(_ record: RxRecord, _ transition: RxTransition, document: JSONValue? = nil, occurredAt: String? = nil) -> [RxOutboxRecord] {
         let document = document ?? (try? JSONValue.parse(record.document)) ?? .null
         var members: [(String, JSONValue)] = [
             ("eventId", .string("\(record.id)-\(transition.version)")), ("event", .string(transition.action.rawValue)),
@@ -332,7 +319,7 @@ public final class PrescriptionService: Sendable {
             ("patientId", document["patientId"] ?? .null), ("rxTraceCode", .string(record.traceCode)), ("region", .string(record.region)),
             ("from", .optional(transition.from?.rawValue)), ("status", .string(transition.to.rawValue)), ("rxStasCodg", .string(transition.to.rxStasCodg)),
             ("usedCount", .int(record.usedCount)), ("maxReptCnt", .int(record.maxReptCnt)),
-            ("occurredAt", .string(MessageEnvelope.formatTimestamp(transition.at))),
+            ("occurredAt", .string(occurredAt ?? MessageEnvelope.formatTimestamp(transition.at))),
         ]
         if let actor = transition.actor { members.append(("pharmacyCode", .string(actor))) }
         if let reason = transition.reason { members.append(("reason", .string(reason))) }
@@ -360,14 +347,25 @@ enum RxTokens {
 
     /// 20 characters (the prescription centre's `rxTraceCode` length): about 101 bits.
     static func traceCode() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<20).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] })
+        // Bytes below 238 (7 × 34) map to the alphabet without bias; the rest are drawn again.
+        var characters: [Character] = []
+        while characters.count < 20 {
+            for byte in randomBytes(24) where byte < 238 && characters.count < 20 { characters.append(alphabet[Int(byte) % alphabet.count]) }
+        }
+        return String(characters)
     }
 
     /// 24 random bytes, base64url without padding (32 characters), for the QR code.
     static func qrToken() -> String {
+        RxText.base64URL(randomBytes(24))
+    }
+
+    /// From the system's cryptographic source, 8 bytes a call (not one call a byte: issuing makes many).
+    private static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<24).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 7)
+        while bytes.count < count { withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) } }
+        return Array(bytes.prefix(count))
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reading a prescription store (`<data-dir>/rx.sqlite`): for operators' tools (`medbus rx show|list`), also
 /// while a service runs on the same folder (WAL readers do not block the writer).
 public struct RxLedger: Sendable {
@@ -19,9 +21,10 @@ public struct RxLedger: Sendable {
         try await store.load(lookup.store)
     }
 
-    /// Newest first, optionally one status only.
-    public func list(status: RxStatus?, limit: Int) async throws(RxProblem) -> [RxRecord] {
-        try await store.list(status: status, limit: limit)
+    /// Newest first, optionally one status only, one hospital, created in [from, to); `offset` rows skipped (paging).
+    public func list(status: RxStatus?, hospital: String? = nil, createdFrom from: Date? = nil, to: Date? = nil,
+                     limit: Int, offset: Int = 0) async throws(RxProblem) -> [RxRecord] {
+        try await store.list(status: status, hospital: hospital, createdFrom: from, to: to, limit: limit, offset: offset)
     }
 
     /// One prescription's transitions, oldest first.

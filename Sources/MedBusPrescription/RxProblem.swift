@@ -18,6 +18,7 @@ public struct RxProblem: Error, Sendable, Equatable, CustomStringConvertible {
         case drugNotPrescribed = "drug-not-prescribed"
         case quantityExceedsPrescription = "quantity-exceeds-prescription"
         // Identity and lookup
+        case forbidden = "forbidden"
         case notFound = "not-found"
         case duplicatePrescription = "duplicate-prescription"
         // Lifecycle
@@ -38,6 +39,7 @@ public struct RxProblem: Error, Sendable, Equatable, CustomStringConvertible {
             case .invalidJSON: 400
             case .missingField, .invalidField, .unknownHospital, .unknownDrugCode, .invalidQuantity, .invalidValidity,
                  .invalidAmount, .drugNotPrescribed, .quantityExceedsPrescription: 422
+            case .forbidden: 403
             case .notFound: 404
             case .duplicatePrescription, .claimedByOther, .notClaimHolder, .notClaimed, .reviewRequired, .alreadyReviewed,
                  .alreadyDispensed: 409
@@ -58,6 +60,7 @@ public struct RxProblem: Error, Sendable, Equatable, CustomStringConvertible {
             case .invalidAmount: "An amount is not a decimal with at most two fraction digits"
             case .drugNotPrescribed: "A dispensed drug is not on the prescription"
             case .quantityExceedsPrescription: "More of a drug was dispensed than prescribed"
+            case .forbidden: "The client certificate does not name the pharmacy or hospital the request acts for"
             case .notFound: "No such prescription"
             case .duplicatePrescription: "The hospital already issued a different prescription with this number"
             case .claimedByOther: "Another pharmacy holds the claim on this prescription"

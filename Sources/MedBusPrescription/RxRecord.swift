@@ -34,6 +34,8 @@ public struct RxRecord: Sendable {
     public var dispenses: [JSONValue]
     public var createdAt: Date
     public var updatedAt: Date
+    /// What the insurance e-prescription centre knows of it (nil: not forwarded, or no centre for its hospital).
+    public var centre: RxCentreState? = nil
 
     /// What time alone does to the record at `now`, before anything asked of it: the validity ends
     /// (expire) or the claim's lease runs out (lapse).

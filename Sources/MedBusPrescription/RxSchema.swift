@@ -5,6 +5,7 @@ enum RxSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-prescriptions", migrate: createTables)
+        migrator.registerMigration("v2-centre", migrate: addCentre)
         return migrator
     }
 
@@ -82,6 +83,17 @@ enum RxSchema {
                 result     BLOB    NOT NULL,
                 at         INTEGER NOT NULL
             ) STRICT;
+            """)
+    }
+
+    /// - `prescriptions.centre`: the prescription's state at the insurance e-prescription centre (`RxCentreState`
+    ///   as JSON), written by the centre forwarder; not a lifecycle transition.
+    /// - `rx_outbox.headers`: extra Kafka headers of a record (JSON object), such as the dead-letter headers of a
+    ///   call the centre rejected.
+    private static func addCentre(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE prescriptions ADD COLUMN centre TEXT;
+            ALTER TABLE rx_outbox ADD COLUMN headers TEXT;
             """)
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import MedBusCore
 import MedBusCrypto
+import MedBusRxCentre
+import MedBusTLS
 import Yams
 
 /// The topics of prescription circulation. Every record is keyed by prescription id (`rxId`), except
@@ -37,6 +39,21 @@ public enum RxTopics {
 ///     keyId: H37010200001-2025
 ///     key: keys/H37010200001.sm2.key.pem
 ///     certificate: keys/H37010200001.sm2.cert.pem
+/// tlsCertificate: tls/server.pem      # optional: HTTPS; with tlsClientCA, mutual TLS (see PharmacyAPIServer)
+/// tlsKey: tls/server.key
+/// tlsClientCA: tls/pharmacies-ca.pem
+/// tlsClientCertificate: required      # required (the default with a CA), optional or none
+/// tlsClientCRL: tls/pharmacies-ca.crl.pem   # optional: revoked client certificates
+/// centre:                             # optional: the insurance e-prescription centre (PrescriptionCentreForwarder)
+///   url: http://rx-centre.example:8093
+///   centreKey: keys/rx-centre.sm2.pub.pem   # the centre's SM2 public key or certificate
+///   timeoutSeconds: 10
+///   maxRetrySeconds: 60               # the longest wait between retries of a transient failure
+///   hospitals:
+///     - code: H37010200001
+///       appId: 1G0A5B7C9D2E4F6H   # the appId the centre issued (≥ 16 characters)
+///       appSecretFile: keys/H37010200001.rx-centre.secret   # its secret; the SM4 key derives from both
+///       key: keys/H37010200001.sm2.key.pem   # optional: our SM2 key for the centre (default: the signing key)
 /// ```
 ///
 /// Relative file names are relative to the manifest's folder.
@@ -56,6 +73,10 @@ public struct RxServiceConfiguration: Sendable {
     public var signer: PrescriptionSigner
     /// Hospital → region, for `rx.available.<region>`.
     public var regions: [String: String]
+    /// HTTPS, and with client certificates the caller identity the pharmacy API checks.
+    public var tls: TLSServerConfiguration?
+    /// The insurance e-prescription centre, when issued and revoked prescriptions are forwarded to it.
+    public var centre: RxCentreLink?
 
     public init(name: String = "rx-service", host: String = "127.0.0.1", port: Int, inputTopic: String = "canonical.prescription",
                 defaultValidityDays: Int = 3, requireDiagnosis: Bool = false, claimLease: Duration = .seconds(1800),
@@ -88,7 +109,8 @@ public struct RxServiceConfiguration: Sendable {
         }
         guard let fields = root as? [String: Any] else { throw RxConfigurationError(file: path, message: "expected a mapping") }
         let known: Set<String> = ["kind", "name", "listen", "drugTable", "inputTopic", "defaultValidityDays", "requireDiagnosis",
-                                  "claimLeaseMinutes", "sweepIntervalSeconds", "hospitals"]
+                                  "claimLeaseMinutes", "sweepIntervalSeconds", "hospitals", "tlsCertificate", "tlsKey", "tlsClientCA",
+                                  "tlsClientCertificate", "tlsClientCRL", "centre"]
         if let unknown = fields.keys.filter({ !known.contains($0) }).sorted().first {
             throw RxConfigurationError(file: path, message: "unknown field \(unknown)")
         }
@@ -144,7 +166,7 @@ public struct RxServiceConfiguration: Sendable {
             keys.append(HospitalSigningKey(hospital: code, region: try field("region"), keyID: (entry["keyId"] as? String) ?? code,
                                            privateKey: privateKey, certificatePEM: certificate))
         }
-        return RxServiceConfiguration(
+        var configuration = RxServiceConfiguration(
             name: fields["name"] as? String ?? "rx-service",
             host: String(listen[..<colon]), port: port,
             inputTopic: fields["inputTopic"] as? String ?? "canonical.prescription",
@@ -153,5 +175,76 @@ public struct RxServiceConfiguration: Sendable {
             claimLease: .seconds(try positive("claimLeaseMinutes", 30) * 60),
             sweepInterval: .seconds(try positive("sweepIntervalSeconds", 5)),
             drugs: drugs, keys: keys)
+        configuration.tls = try tlsConfiguration(fields, file: path, resolve: resolve)
+        if let block = fields["centre"] {
+            configuration.centre = try centreLink(block, keys: keys, file: path, resolve: resolve)
+        }
+        return configuration
+    }
+
+    /// `tlsCertificate`, `tlsKey`, `tlsClientCA`, `tlsClientCertificate`, `tlsClientCRL`: the TLS options of every MedBus listener
+    /// (as adapter manifests name them), checked by loading the files.
+    private static func tlsConfiguration(_ fields: [String: Any], file: String, resolve: (String) -> String) throws -> TLSServerConfiguration? {
+        guard let certificate = fields["tlsCertificate"] as? String else { return nil }
+        guard let key = fields["tlsKey"] as? String else { throw RxConfigurationError(file: file, message: "tlsKey is required with tlsCertificate") }
+        let clientCA = (fields["tlsClientCA"] as? String).map(resolve)
+        let mode: TLSServerConfiguration.ClientCertificate
+        switch fields["tlsClientCertificate"] as? String ?? (clientCA == nil ? "none" : "required") {
+        case "required": mode = .required
+        case "optional": mode = .optional
+        case "none": mode = .none
+        default: throw RxConfigurationError(file: file, message: "tlsClientCertificate must be required, optional or none")
+        }
+        let tls = TLSServerConfiguration(certificateChainFile: resolve(certificate), privateKeyFile: resolve(key), clientCAFile: clientCA, clientCertificate: mode,
+                                         clientCRLFile: (fields["tlsClientCRL"] as? String).map(resolve))
+        do { _ = try tls.makeContext() } catch { throw RxConfigurationError(file: file, message: "\(error)") }
+        return tls
+    }
+
+    /// The `centre:` block (see the type's comment): every hospital's envelope keys are loaded and checked here.
+    private static func centreLink(_ block: Any, keys: [HospitalSigningKey], file: String, resolve: (String) -> String) throws -> RxCentreLink {
+        guard let centre = block as? [String: Any] else { throw RxConfigurationError(file: file, message: "centre must be a mapping") }
+        if let unknown = centre.keys.filter({ !["url", "centreKey", "timeoutSeconds", "maxRetrySeconds", "hospitals"].contains($0) }).sorted().first {
+            throw RxConfigurationError(file: file, message: "unknown field centre.\(unknown)")
+        }
+        func seconds(_ name: String, _ fallback: Int) throws -> Duration {
+            guard let value = centre[name] else { return .seconds(fallback) }
+            guard let number = value as? Int, number > 0 else { throw RxConfigurationError(file: file, message: "centre.\(name) must be a positive integer") }
+            return .seconds(number)
+        }
+        guard let url = centre["url"] as? String else { throw RxConfigurationError(file: file, message: "centre.url is required") }
+        guard let hospitals = centre["hospitals"] as? [[String: Any]], !hospitals.isEmpty else {
+            throw RxConfigurationError(file: file, message: "centre.hospitals must list at least one hospital")
+        }
+        let timeout = try seconds("timeoutSeconds", 10)
+        var configurations: [String: RxCentreConfiguration] = [:]
+        for (index, entry) in hospitals.enumerated() {
+            let at = "centre.hospitals[\(index)]"
+            guard let code = entry["code"].map({ "\($0)" }), let signing = keys.first(where: { $0.hospital == code }) else {
+                throw RxConfigurationError(file: file, message: "\(at).code must name a hospital of hospitals")
+            }
+            guard let appId = entry["appId"].map({ "\($0)" }), let secretFile = entry["appSecretFile"] as? String,
+                  let centreKey = (entry["centreKey"] ?? centre["centreKey"]) as? String else {
+                throw RxConfigurationError(file: file, message: "\(at) needs appId, appSecretFile and centreKey (here or in centre)")
+            }
+            do {
+                var configuration = if let keyFile = entry["key"] as? String {
+                    try RxCentreConfiguration(url: url, appId: appId, appSecretFile: resolve(secretFile), hospitalKeyFile: resolve(keyFile),
+                                              centreKeyFile: resolve(centreKey))
+                } else {
+                    try RxCentreConfiguration(url: url, appId: appId, appSecretFile: resolve(secretFile), hospitalKey: signing.privateKey,
+                                              centreKeyFile: resolve(centreKey))
+                }
+                configuration.timeout = timeout
+                // Derives the SM4 key: an appId or secret that cannot work fails here, not at the first upload.
+                _ = try RxCentreClient(configuration: configuration)
+                configurations[code] = configuration
+            } catch {
+                throw RxConfigurationError(file: file, message: "\(at): \(error)")
+            }
+        }
+        var link = RxCentreLink(hospitals: configurations)
+        link.maxRetryDelay = try seconds("maxRetrySeconds", 60)
+        return link
     }
 }

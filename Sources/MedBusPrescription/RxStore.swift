@@ -8,18 +8,21 @@ import MedBusSQLite
 /// (`DurableDatabase.openPool`: WAL, `synchronous=FULL`, integrity check), so a transition that returned
 /// survives a crash or power loss.
 ///
-/// Every write is one SQLite transaction that changes the prescription, appends its history, queues the
-/// records announcing it (`rx_outbox`) and, for a command, records the command's result. SQLite runs
-/// one write transaction at a time, so of concurrent claims exactly one sees the prescription `valid`.
+/// Every write is atomic (a savepoint): it changes the prescription, appends its history, queues the records
+/// announcing it (`rx_outbox`) and, for a command, records the command's result. Writes apply one at a time,
+/// so of concurrent claims exactly one sees the prescription `valid`; writes that arrive together share one
+/// transaction and one fsync (`GroupCommit`), and each returns only once that transaction committed.
 final class RxStore: Sendable {
     let path: String
     private let pool: DatabasePool
+    private let groupCommit: GroupCommit
 
     static let fileName = "rx.sqlite"
 
     private init(path: String, pool: DatabasePool) {
         self.path = path
         self.pool = pool
+        self.groupCommit = GroupCommit(pool: pool)
     }
 
     /// - Throws: `RxProblem(.storeFailed)` naming the file (not writable, damaged, …).
@@ -62,15 +65,16 @@ final class RxStore: Sendable {
     /// Inserts the prescriptions of `issues` in one transaction (one fsync for a batch).
     func issue(_ issues: [Issue]) async throws(RxProblem) -> [IssueOutcome] {
         try await write { db in
-            try issues.map { issue in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO prescriptions (id, fixmedins_code, hosp_rxno, trace_code, qr_token, region, status, holder, lease_until,
+                    validity_end, max_rept_cnt, used_count, version, input_digest, document, digest, signature, key_id, review,
+                    dispenses, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, 0, ?, ?, ?, ?, ?, ?, NULL, '[]', ?, ?)
+                ON CONFLICT (fixmedins_code, hosp_rxno) DO NOTHING
+                """)
+            return try issues.map { issue in
                 let record = issue.record
-                try db.execute(sql: """
-                    INSERT INTO prescriptions (id, fixmedins_code, hosp_rxno, trace_code, qr_token, region, status, holder, lease_until,
-                        validity_end, max_rept_cnt, used_count, version, input_digest, document, digest, signature, key_id, review,
-                        dispenses, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, 0, ?, ?, ?, ?, ?, ?, NULL, '[]', ?, ?)
-                    ON CONFLICT (fixmedins_code, hosp_rxno) DO NOTHING
-                    """, arguments: [record.id, record.fixmedinsCode, record.hospRxno, record.traceCode, record.qrToken, record.region,
+                try insert.execute(arguments: [record.id, record.fixmedinsCode, record.hospRxno, record.traceCode, record.qrToken, record.region,
                                      record.status.rawValue, record.validityEnd.storedMicroseconds, record.maxReptCnt, record.version,
                                      issue.inputDigest, Data(record.document), record.digest, Data(record.signature), record.keyID,
                                      record.createdAt.storedMicroseconds, record.updatedAt.storedMicroseconds])
@@ -200,6 +204,19 @@ final class RxStore: Sendable {
         }
     }
 
+    // MARK: - The centre
+
+    /// Records the prescription's state at the insurance e-prescription centre, with the records announcing it
+    /// (a dead letter for a rejected call), in one transaction. Returns false when there is no such prescription.
+    func recordCentre(id: String, _ state: RxCentreState, records: [RxOutboxRecord]) async throws(RxProblem) -> Bool {
+        try await write { db in
+            try db.execute(sql: "UPDATE prescriptions SET centre = ? WHERE id = ?", arguments: [state.json.jsonText, id])
+            guard db.changesCount == 1 else { return false }
+            try Self.enqueue(db, records, at: state.at)
+            return true
+        }
+    }
+
     // MARK: - Reading
 
     func load(_ lookup: Lookup) async throws(RxProblem) -> RxRecord? {
@@ -208,15 +225,17 @@ final class RxStore: Sendable {
         }
     }
 
-    /// Newest first, optionally one status only.
-    func list(status: RxStatus?, limit: Int) async throws(RxProblem) -> [RxRecord] {
-        try await read { db in
-            let rows = if let status {
-                try Row.fetchAll(db, sql: "SELECT * FROM prescriptions WHERE status = ? ORDER BY created_at DESC LIMIT ?", arguments: [status.rawValue, limit])
-            } else {
-                try Row.fetchAll(db, sql: "SELECT * FROM prescriptions ORDER BY created_at DESC LIMIT ?", arguments: [limit])
-            }
-            return try rows.map(Self.record)
+    /// Newest first, optionally one status only, one hospital, created in [from, to); `offset` rows skipped (paging).
+    func list(status: RxStatus?, hospital: String? = nil, createdFrom from: Date? = nil, to: Date? = nil,
+              limit: Int, offset: Int = 0) async throws(RxProblem) -> [RxRecord] {
+        var filter = RowFilter()
+        filter.equals("status", status?.rawValue)
+        filter.equals("fixmedins_code", hospital)
+        filter.timeRange("created_at", from: from, to: to)
+        let (clause, arguments) = (filter.whereClause, filter.arguments(then: [limit, offset]))
+        return try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM prescriptions \(clause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: arguments)
+                .map(Self.record)
         }
     }
 
@@ -248,8 +267,10 @@ final class RxStore: Sendable {
     func pendingOutbox(limit: Int) async throws(RxProblem) -> [(seq: Int64, record: RxOutboxRecord, at: Date)] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rx_outbox ORDER BY seq LIMIT ?", arguments: [limit]).map { row in
-                (row["seq"], RxOutboxRecord(topic: row["topic"], key: row["key"], value: Array(row["value"] as Data), messageID: row["message_id"],
-                                            messageType: row["message_type"]), Date(storedMicroseconds: row["created_at"]))
+                let headers = try (row["headers"] as String?).map { try JSONValue.parse($0).objectFields.map { ($0.key, $0.value.stringValue ?? "") } } ?? []
+                return (row["seq"], RxOutboxRecord(topic: row["topic"], key: row["key"], value: Array(row["value"] as Data), messageID: row["message_id"],
+                                                   messageType: row["message_type"], headers: headers.sorted { $0.0 < $1.0 }),
+                        Date(storedMicroseconds: row["created_at"]))
             }
         }
     }
@@ -276,16 +297,18 @@ final class RxStore: Sendable {
     }
 
     private static func appendTransition(_ db: Database, id: String, _ transition: RxTransition) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO rx_transitions (rx_id, version, action, from_status, to_status, actor, reason, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [id, transition.version, transition.action.rawValue, transition.from?.rawValue, transition.to.rawValue, transition.actor,
+            """).execute(arguments: [id, transition.version, transition.action.rawValue, transition.from?.rawValue, transition.to.rawValue, transition.actor,
                              transition.reason, transition.detail?.jsonText, transition.at.storedMicroseconds])
     }
 
     private static func enqueue(_ db: Database, _ records: [RxOutboxRecord], at now: Date) throws {
+        guard !records.isEmpty else { return }
+        let insert = try db.cachedStatement(sql: "INSERT INTO rx_outbox (topic, key, value, message_id, message_type, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
         for record in records {
-            try db.execute(sql: "INSERT INTO rx_outbox (topic, key, value, message_id, message_type, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [record.topic, record.key, Data(record.value), record.messageID, record.messageType, now.storedMicroseconds])
+            let headers = record.headers.isEmpty ? nil : JSONValue.object(record.headers.map { ($0.0, .string($0.1)) }).jsonText
+            try insert.execute(arguments: [record.topic, record.key, Data(record.value), record.messageID, record.messageType, headers, now.storedMicroseconds])
         }
     }
 
@@ -298,11 +321,12 @@ final class RxStore: Sendable {
             version: row["version"], document: Array(row["document"] as Data), digest: row["digest"], signature: Array(row["signature"] as Data),
             keyID: row["key_id"], review: try (row["review"] as String?).map { try JSONValue.parse($0) },
             dispenses: try JSONValue.parse(row["dispenses"] as String).arrayValue ?? [],
-            createdAt: Date(storedMicroseconds: row["created_at"]), updatedAt: Date(storedMicroseconds: row["updated_at"]))
+            createdAt: Date(storedMicroseconds: row["created_at"]), updatedAt: Date(storedMicroseconds: row["updated_at"]),
+            centre: try (row["centre"] as String?).map { try RxCentreState(json: JSONValue.parse($0)) })
     }
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(RxProblem) -> T {
-        do { return try await pool.write(body) } catch { throw Self.translate(error) }
+        do { return try await groupCommit.write(body) } catch { throw Self.translate(error) }
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(RxProblem) -> T {
@@ -327,10 +351,13 @@ struct RxOutboxRecord: Sendable {
     var value: [UInt8]
     var messageID: String
     var messageType: String
+    /// Added after the envelope headers (the dead-letter headers of a rejected centre call).
+    var headers: [(String, String)] = []
 
     /// With the envelope headers: source `rx`, JSON, received at the time of the transition.
     func producerMessage(at date: Date) -> KafkaProducerMessage {
         KafkaProducerMessage(topic: topic, key: Array(key.utf8), value: value,
-                             headers: MessageEnvelope(id: messageID, source: "rx", messageType: messageType, contentType: "application/json", receivedAt: date).headers)
+                             headers: MessageEnvelope(id: messageID, source: "rx", messageType: messageType, contentType: "application/json", receivedAt: date).headers
+                                + headers.map { KafkaHeader(key: $0.0, string: $0.1) })
     }
 }

@@ -33,8 +33,8 @@ public enum RoutingHeader {
         MessageEnvelope.Header.correlationId, MessageEnvelope.Header.traceParent, MessageEnvelope.Header.receivedAt,
     ]
     /// Written by the core only: a router's or an input's own value is replaced.
-    static let positional: Set<String> = [sourceTopic, sourcePartition, sourceOffset, outputIndex]
-    static let deadLetterOwned: Set<String> = positional.union([
+    static let positionalNames = [sourceTopic, sourcePartition, sourceOffset, outputIndex]
+    static let deadLetterOwned: Set<String> = Set(positionalNames).union([
         errorReason, errorMapping, errorMappingVersion, errorRule, errorMessage, deadLetteredAt,
     ])
 }
@@ -132,12 +132,15 @@ enum OutputRecords {
     /// The router's headers, then the input's envelope headers it did not set, the mapping
     /// version, and the source position.
     private static func routedHeaders(_ own: [KafkaHeader], input: KafkaConsumerMessage, version: String, index: Int) -> [KafkaHeader] {
-        var headers = own.filter { !RoutingHeader.positional.contains($0.key) }
-        let ownKeys = Set(headers.map(\.key))
-        for name in RoutingHeader.inherited where !ownKeys.contains(name) {
+        // A handful of headers each: linear scans, no Set per record.
+        var headers = own.filter { header in !RoutingHeader.positionalNames.contains { $0 == header.key } }
+        headers.reserveCapacity(headers.count + RoutingHeader.inherited.count + 5)
+        let ownCount = headers.count
+        func isOwn(_ name: String) -> Bool { headers[..<ownCount].contains { $0.key == name } }
+        for name in RoutingHeader.inherited where !isOwn(name) {
             if let header = input.headers.first(where: { $0.key == name }) { headers.append(header) }
         }
-        if !ownKeys.contains(RoutingHeader.mappingVersion) {
+        if !isOwn(RoutingHeader.mappingVersion) {
             headers.append(KafkaHeader(key: RoutingHeader.mappingVersion, string: version))
         }
         appendPosition(of: input, index: index, to: &headers)

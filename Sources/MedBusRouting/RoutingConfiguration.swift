@@ -20,13 +20,18 @@ public struct RoutingConfiguration: Sendable {
     /// the age of the oldest uncommitted output, i.e. at least `transaction.timeout.ms`.
     public var recoveryWindow: Duration
 
+    /// Records per batch (and transaction) unless configured: a transaction costs a few broker
+    /// round trips whatever its size, so larger batches route more per second, at the price of
+    /// more records routed again after a crash.
+    public static let defaultMaxBatch = 1000
+
     public init(
         kafka: KafkaConfig,
         groupID: String = "medbus-router",
         inputTopics: [String] = ["^raw\\..*"],
         transactionalID: String,
         deadLetterTopic: String = "dlq.routing",
-        maxBatch: Int = 1000,
+        maxBatch: Int = RoutingConfiguration.defaultMaxBatch,
         parallelism: Int = ProcessInfo.processInfo.activeProcessorCount,
         recoveryWindow: Duration = .seconds(15 * 60)
     ) {

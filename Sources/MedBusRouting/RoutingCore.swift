@@ -12,6 +12,11 @@ import MedBusKafka
 /// transaction → produce every output in input order (so per input partition, and hence per key,
 /// outputs keep the inputs' order) → add the batch's next positions → commit.
 ///
+/// The next batch is taken and routed while the current one's transaction is produced and
+/// committed (routing is CPU work, a commit mostly waits for the brokers). Nothing of it reaches
+/// Kafka before its turn: when the current batch fails, the routed next one is dropped and read
+/// again after the rewind.
+///
 /// Failure handling:
 /// - a produce failure or any other non-fatal error: abort the transaction, rewind the consumer
 ///   to the committed positions, rescan for in-doubt outputs (`InDoubtOutputs`), back off, retry;
@@ -23,8 +28,8 @@ import MedBusKafka
 ///   embedded cluster never advances for transactions; the core seeks them to the later of the
 ///   group's and its own committed positions and rescans before going on.
 ///
-/// `update(router:)` takes effect when the next batch starts, never within a transaction: a
-/// batch is routed, produced and committed by one router.
+/// `update(router:)` takes effect from the next batch whose records are taken after it, never
+/// within a transaction: a batch is routed, produced and committed by one router.
 ///
 /// `run()` returns when its task is cancelled or `stop()` is called; an open transaction is
 /// finished first (or aborted if it fails), then the consumer leaves its group and the producer
@@ -54,6 +59,17 @@ public actor RoutingCore {
     private var transactionOpen = false
     private var loop: Task<Void, Error>?
     private var stopRequested = false
+    /// The batch after the one in its transaction, being taken and routed meanwhile.
+    private var ahead: Task<RoutedBatch?, Error>?
+
+    /// A batch taken from the consumer and routed, waiting for its transaction.
+    struct RoutedBatch: Sendable {
+        var records: [KafkaConsumerMessage]
+        var router: any MessageRouter
+        /// Per input record, in input order.
+        var outputs: [[PlannedOutput]]
+        var skipped: Int
+    }
 
     public init(configuration: RoutingConfiguration, router: any MessageRouter, logger: Logger = Logger(label: "medbus.routing")) {
         self.configuration = configuration
@@ -63,8 +79,8 @@ public actor RoutingCore {
         self.stats = RoutingStatistics(version: router.version)
     }
 
-    /// Hot reload: `router` handles every batch that starts after this call; the batch in
-    /// progress (if any) finishes with the previous one.
+    /// Hot reload: `router` handles every batch whose records are taken after this call; the
+    /// batches in progress (the one committing, one routed ahead) finish with the previous one.
     public func update(router: any MessageRouter) {
         nextRouter = router
         logger.info("router update scheduled for the next transaction", metadata: ["version": "\(router.version)"])
@@ -129,10 +145,15 @@ public actor RoutingCore {
         var failures = 0
         var assignmentChanges = 0
         while !Task.isCancelled {
-            let batch: [KafkaConsumerMessage]
-            do { batch = try await Self.takeBatch(from: consumer, maxCount: configuration.maxBatch) } catch is CancellationError { return }
+            let batch: RoutedBatch?
+            let taking = ahead ?? takeAndRoute(consumer)
+            ahead = nil
+            do {
+                // The task is detached (it runs on while a transaction commits): pass cancellation on.
+                batch = try await withTaskCancellationHandler { try await taking.value } onCancel: { taking.cancel() }
+            } catch is CancellationError { return }
             // A batch taken while stopping is left uncommitted: the partitions' next owner reads it.
-            guard !batch.isEmpty, !Task.isCancelled else { return }
+            guard let batch, !Task.isCancelled else { return }
             do {
                 // After a rebalance the consumer restarts reassigned partitions at the group's
                 // committed offsets, which the embedded cluster never advances for transactions:
@@ -147,6 +168,7 @@ public actor RoutingCore {
                         continue
                     }
                 }
+                ahead = takeAndRoute(consumer)
                 // Once begun, a batch runs to its commit (or abort) even if the core is stopped meanwhile.
                 try await Task { try await self.process(batch, consumer, producer) }.value
                 failures = 0
@@ -155,15 +177,46 @@ public actor RoutingCore {
                 throw error
             } catch {
                 failures += 1
+                // The batch routed meanwhile comes after the failed one: it is read again after the rewind.
+                await dropAhead()
                 do { try await recover(from: error, failures: failures, consumer, producer) } catch is CancellationError { return }
             }
         }
     }
 
+    /// Starts taking the next batch and routing it with the router in force once its records are
+    /// in hand (an update made while waiting for them applies to them); nil once the consumer is closed.
+    private func takeAndRoute(_ consumer: KafkaConsumer) -> Task<RoutedBatch?, Error> {
+        let (maxBatch, parallelism, deadLetterTopic) = (configuration.maxBatch, configuration.parallelism, configuration.deadLetterTopic)
+        return Task.detached { [self] in
+            let records = try await Self.takeBatch(from: consumer, maxCount: maxBatch)
+            guard !records.isEmpty else { return nil }
+            let router = await nextRouter
+            let decisions = await ParallelRouting.route(records, with: router, parallelism: parallelism)
+            let now = MessageEnvelope.formatTimestamp(Date())
+            var skipped = 0
+            var outputs: [[PlannedOutput]] = []
+            outputs.reserveCapacity(records.count)
+            for (input, decision) in zip(records, decisions) {
+                if case .skip = decision { skipped += 1 }
+                outputs.append(OutputRecords.plan(for: input, decision: decision, version: router.version, deadLetterTopic: deadLetterTopic, now: now))
+            }
+            return RoutedBatch(records: records, router: router, outputs: outputs, skipped: skipped)
+        }
+    }
+
+    /// Cancels the batch being taken ahead and waits until it no longer reads the consumer.
+    private func dropAhead() async {
+        guard let task = ahead else { return }
+        ahead = nil
+        task.cancel()
+        _ = try? await task.value
+    }
+
     /// One batch, one transaction.
-    private func process(_ batch: [KafkaConsumerMessage], _ consumer: KafkaConsumer, _ producer: KafkaTransactionalProducer) async throws {
+    private func process(_ batch: RoutedBatch, _ consumer: KafkaConsumer, _ producer: KafkaTransactionalProducer) async throws {
         let started = ContinuousClock.now
-        let router = nextRouter
+        let router = batch.router
         if router.version != self.router.version {
             logger.info("router switched", metadata: ["from": "\(self.router.version)", "to": "\(router.version)"])
         }
@@ -171,28 +224,24 @@ public actor RoutingCore {
         stats.version = router.version
         targetTopics.formUnion(router.targetTopics)
 
-        try await scanForInDoubtOutputs(of: batch, consumer)
-        let decisions = await ParallelRouting.route(batch, with: router, parallelism: configuration.parallelism)
+        try await scanForInDoubtOutputs(of: batch.records, consumer)
 
-        let now = MessageEnvelope.formatTimestamp(Date())
         var messages: [KafkaProducerMessage] = []
-        messages.reserveCapacity(batch.count)
+        messages.reserveCapacity(batch.records.count)
         var counts = RoutingStatistics(version: router.version)
-        for (input, decision) in zip(batch, decisions) {
-            if case .skip = decision { counts.skipped += 1 }
-            for output in OutputRecords.plan(for: input, decision: decision, version: router.version, deadLetterTopic: configuration.deadLetterTopic, now: now) {
-                if inDoubt.takeIfPresent(output.id) {
-                    counts.alreadyPresent += 1
-                    continue
-                }
-                messages.append(output.message)
-                switch output.kind {
-                case .routed: counts.routed += 1
-                case .deadLetter: counts.deadLettered += 1
-                }
+        counts.skipped = batch.skipped
+        for output in batch.outputs.joined() {
+            if inDoubt.takeIfPresent(output.id) {
+                counts.alreadyPresent += 1
+                continue
+            }
+            messages.append(output.message)
+            switch output.kind {
+            case .routed: counts.routed += 1
+            case .deadLetter: counts.deadLettered += 1
             }
         }
-        let next = batch.nextPositions
+        let next = batch.records.nextPositions
 
         try producer.beginTransaction()
         transactionOpen = true
@@ -206,15 +255,15 @@ public actor RoutingCore {
         transactionOpen = false
 
         positions.committed(next)
-        stats.consumed += batch.count
+        stats.consumed += batch.records.count
         stats.routed += counts.routed
         stats.deadLettered += counts.deadLettered
         stats.skipped += counts.skipped
         stats.alreadyPresent += counts.alreadyPresent
         stats.transactions += 1
-        RoutingMetrics.committed(batch, outputs: messages, deadLetterTopic: configuration.deadLetterTopic, since: started)
+        RoutingMetrics.committed(batch.records, outputs: messages, deadLetterTopic: configuration.deadLetterTopic, since: started)
         logger.trace("batch committed", metadata: [
-            "records": "\(batch.count)", "outputs": "\(messages.count)", "positions": "\(next)", "version": "\(router.version)",
+            "records": "\(batch.records.count)", "outputs": "\(messages.count)", "positions": "\(next)", "version": "\(router.version)",
         ])
     }
 
@@ -321,6 +370,7 @@ public actor RoutingCore {
     }
 
     private func close(_ consumer: KafkaConsumer, _ producer: KafkaTransactionalProducer) async {
+        await dropAhead()
         if transactionOpen {
             do {
                 try await producer.abortTransaction(timeout: .seconds(10))

@@ -10,18 +10,24 @@ enum RoutingMetrics {
         for input in batch { consumed[input.topic, default: 0] += 1 }
         for (topic, count) in consumed { Counter(label: "medbus_routing_records_consumed_total", dimensions: [("topic", topic)]).increment(by: count) }
 
-        var routed: [[String]: Int] = [:], deadLettered: [[String]: Int] = [:]
+        var routed: [RoutedKey: Int] = [:], deadLettered: [[String]: Int] = [:]
         for output in outputs {
             if output.topic == deadLetterTopic {
                 let mapping = output.headers.string(RoutingHeader.errorMapping) ?? "none"
                 deadLettered[[mapping, output.headers.string(RoutingHeader.errorReason) ?? "unknown"], default: 0] += 1
             } else {
-                // `name@version`: the label keeps the name, so versions do not multiply the series.
-                let mapping = output.headers.string(RoutingHeader.mappingVersion).map { String($0.split(separator: "@").first ?? "") } ?? "none"
-                routed[[mapping, output.topic], default: 0] += 1
+                // Counted by the header's bytes (no String per output); named once per distinct key below.
+                let version = output.headers.first { $0.key == RoutingHeader.mappingVersion }?.value
+                routed[RoutedKey(version: version, topic: output.topic), default: 0] += 1
             }
         }
+        var named: [[String]: Int] = [:]
         for (key, count) in routed {
+            // `name@version`: the label keeps the name, so versions do not multiply the series.
+            let mapping = key.version.map { String(String(decoding: $0, as: UTF8.self).split(separator: "@").first ?? "") } ?? "none"
+            named[[mapping, key.topic], default: 0] += count
+        }
+        for (key, count) in named {
             Counter(label: "medbus_routing_records_routed_total", dimensions: [("mapping", key[0]), ("topic", key[1])]).increment(by: count)
         }
         for (key, count) in deadLettered {
@@ -37,4 +43,9 @@ enum RoutingMetrics {
         let reason = (error as? KafkaError).map { _ in "kafka" } ?? "routing"
         Counter(label: "medbus_errors_total", dimensions: [("component", "routing"), ("reason", reason)]).increment()
     }
+}
+
+private struct RoutedKey: Hashable {
+    var version: [UInt8]?
+    var topic: String
 }

@@ -37,16 +37,24 @@ public struct RxCentreConfiguration: Sendable {
     /// Reads the keys from PEM files: `hospitalKeyFile` a PKCS#8 SM2 private key, `centreKeyFile`
     /// an SM2 public key or certificate; `appSecretFile` holds the secret (trailing newline ignored).
     public init(url: String, appId: String, appSecretFile: String, hospitalKeyFile: String, centreKeyFile: String) throws(RxCentreError) {
+        let hospitalKey: SM2PrivateKey
+        do { hospitalKey = try SM2PrivateKey(pemFile: hospitalKeyFile) } catch { throw .configuration("\(error)") }
+        try self.init(url: url, appId: appId, appSecretFile: appSecretFile, hospitalKey: hospitalKey, centreKeyFile: centreKeyFile)
+    }
+
+    /// As above, with the hospital's key already loaded (the key it signs prescriptions with).
+    public init(url: String, appId: String, appSecretFile: String, hospitalKey: SM2PrivateKey, centreKeyFile: String) throws(RxCentreError) {
         guard let secret = try? String(contentsOfFile: appSecretFile, encoding: .utf8) else {
             throw .configuration("cannot read the app secret file \(appSecretFile)")
         }
+        guard let centrePEM = try? String(contentsOfFile: centreKeyFile, encoding: .utf8) else {
+            throw .configuration("cannot read the centre's key file \(centreKeyFile)")
+        }
         do {
-            let hospitalKey = try SM2PrivateKey(pemFile: hospitalKeyFile)
-            let centrePEM = try String(contentsOfFile: centreKeyFile, encoding: .utf8)
             let centreKey = centrePEM.contains("BEGIN CERTIFICATE") ? try SM2PublicKey(certificatePEM: centrePEM) : try SM2PublicKey(pem: centrePEM)
             self.init(url: url, appId: appId, appSecret: secret.trimmingCharacters(in: .whitespacesAndNewlines), hospitalKey: hospitalKey, centreKey: centreKey)
         } catch {
-            throw .configuration("\(error)")
+            throw .configuration("\(centreKeyFile): \(error)")
         }
     }
 }

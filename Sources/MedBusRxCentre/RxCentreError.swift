@@ -39,6 +39,31 @@ public enum RxCentreError: Error, Sendable, CustomStringConvertible, Equatable {
         }
     }
 
+    /// Whether the same call may succeed later, unchanged: the centre was unreachable or timed out,
+    /// answered 5xx, 408 or 429, or reported a system error (`infcode` -1). Every other failure is a
+    /// rejection that repeating the call cannot change.
+    public var isTransient: Bool {
+        switch self {
+        case .transport: true
+        case .httpStatus(let status): status >= 500 || status == 408 || status == 429
+        case .refused(let infcode, _): infcode == -1
+        case .configuration, .malformedEnvelope, .badSignature, .decryptionFailed, .staleTimestamp, .envelopeRefused, .untrustedReply: false
+        }
+    }
+
+    /// A short, stable name of the failure (dead-letter reasons, the centre status of a prescription).
+    public var reasonCode: String {
+        switch self {
+        case .configuration: "centre-configuration"
+        case .malformedEnvelope: "centre-input-invalid"
+        case .badSignature, .decryptionFailed, .staleTimestamp, .untrustedReply: "centre-reply-untrusted"
+        case .envelopeRefused: "centre-envelope-refused"
+        case .refused: "centre-refused"
+        case .transport: "centre-unreachable"
+        case .httpStatus: "centre-http-status"
+        }
+    }
+
     public var description: String {
         switch self {
         case .configuration(let reason): "e-prescription centre configuration: \(reason)"

@@ -12,6 +12,8 @@ struct SagaContext: Sendable {
     let now: @Sendable () -> Date
     /// Signalled with a settlement id once its final state is committed.
     let finished: Waiters<Bool>
+    /// Whether replies can be read yet; timeouts before that do not count (`ReplyReadiness`).
+    let replies: ReplyReadiness
 
     /// Header names on insurer requests beyond MessageEnvelope's.
     static let settlementIDHeader = "medbus-settlement-id"

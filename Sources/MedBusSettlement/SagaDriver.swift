@@ -39,6 +39,10 @@ final class SagaDriver {
                 try await apply(body, to: pending)
             case .timeout(let msgid, let attempt):
                 guard let pending = saga.pending, pending.msgid == msgid, pending.attempt == attempt else { return }
+                guard context.replies.readable(for: configuration.stepTimeout) else {
+                    arm(event, after: configuration.stepTimeout)
+                    return
+                }
                 try await timedOut(pending)
             case .cancel(let waiter):
                 do {

@@ -25,6 +25,7 @@ public final class SettlementOrchestrator: Sendable {
     private let configuration: SettlementConfiguration
     private let logger: Logger
     private let finished = Waiters<Bool>()
+    private let replyReadiness = ReplyReadiness()
     /// Replies to requests outside any saga (3201), by msgid.
     private let queries = Waiters<JSONValue>()
 
@@ -45,7 +46,7 @@ public final class SettlementOrchestrator: Sendable {
             throw error
         }
         registry = SagaRegistry(context: SagaContext(store: store, producer: producer, configuration: configuration, logger: logger,
-                                                     now: { Date() }, finished: finished))
+                                                     now: { Date() }, finished: finished, replies: replyReadiness))
     }
 
     /// Consumes requests and replies and resumes unfinished sagas, until the task is cancelled;
@@ -69,6 +70,7 @@ public final class SettlementOrchestrator: Sendable {
                     group.addTask { try await self.consumeRequests(requests) }
                     group.addTask { try await self.consumeReplies(replies) }
                     group.addTask { await self.sampleStates() }
+                    group.addTask { await self.watchAssignment(replies) }
                     try await group.waitForAll()
                 }
             } onCancel: {
@@ -90,6 +92,14 @@ public final class SettlementOrchestrator: Sendable {
                 }
             }
             try? await Task.sleep(for: .seconds(5))
+        }
+    }
+
+    /// Keeps `ReplyReadiness` current (every 100 ms) until cancelled.
+    private func watchAssignment(_ replies: KafkaConsumer) async {
+        while !Task.isCancelled {
+            replyReadiness.observe(assigned: !((try? replies.assignment()) ?? []).isEmpty)
+            try? await Task.sleep(for: .milliseconds(100))
         }
     }
 
@@ -176,9 +186,10 @@ public final class SettlementOrchestrator: Sendable {
         return Self.status(saga)
     }
 
-    /// Settlements newest first, optionally in one state.
-    public func list(state: SettlementState? = nil, limit: Int = 100) async throws -> [SettlementStatus] {
-        try await store.list(state: state, limit: limit).map(Self.status)
+    /// Settlements newest first, optionally in one state, of one hospital, created in [from, to); `offset` rows skipped (paging).
+    public func list(state: SettlementState? = nil, hospital: String? = nil, createdFrom from: Date? = nil, to: Date? = nil,
+                     limit: Int = 100, offset: Int = 0) async throws -> [SettlementStatus] {
+        try await store.list(state: state, hospital: hospital, createdFrom: from, to: to, limit: limit, offset: offset).map(Self.status)
     }
 
     /// The saga's transition history, oldest first (for operators and tests).

@@ -71,8 +71,8 @@ public struct SettlementResult: Codable, Sendable, Hashable {
         fields["fixmedins_code"] = fixmedinsCode.map(JSONValue.string)
         fields["failureReason"] = failureReason.map(JSONValue.string)
         fields["err_msg"] = errMsg.map(JSONValue.string)
-        fields["setlinfo"] = setlinfo
-        fields["setldetail"] = setldetail.map(JSONValue.array)
+        fields["setlinfo"] = setlinfo?.amountsWithTwoDecimals
+        fields["setldetail"] = setldetail.map { .array($0.map(\.amountsWithTwoDecimals)) }
         fields["patientPayable"] = patientPayable.map(JSONValue.money)
         fields["completedAt"] = completedAt.map(JSONValue.string)
         if let commercial {
@@ -103,6 +103,18 @@ public struct SettlementResult: Codable, Sendable, Hashable {
 }
 
 extension JSONValue {
+    /// Amounts with two decimals (`800.00`) however the number came: as the platform wrote it, or
+    /// out of the saga log through `Decimal` (`800`). A result published again after a restart is
+    /// then the same bytes as the first time.
+    var amountsWithTwoDecimals: JSONValue {
+        switch self {
+        case .number(let text): Money(text).map(JSONValue.money) ?? self
+        case .object(let members): .object(members.map { ($0.0, $0.1.amountsWithTwoDecimals) })
+        case .array(let items): .array(items.map(\.amountsWithTwoDecimals))
+        default: self
+        }
+    }
+
     /// The object with only `allowed` keys and without nulls (schemas forbid both), members sorted
     /// by key: the result reads the same whether the reply came off the wire or out of the saga log.
     func keeping(_ allowed: Set<String>) -> JSONValue {

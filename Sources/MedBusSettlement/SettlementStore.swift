@@ -158,16 +158,17 @@ final class SettlementStore: Sendable {
         }
     }
 
-    /// Newest first, optionally only one state.
-    func list(state: SettlementState?, limit: Int) async throws -> [SagaRecord] {
-        try await read { db in
-            let rows = if let state {
-                try Data.fetchAll(db, sql: "SELECT record FROM settlements WHERE state = ? ORDER BY created_at DESC LIMIT ?",
-                                  arguments: [state.rawValue, limit])
-            } else {
-                try Data.fetchAll(db, sql: "SELECT record FROM settlements ORDER BY created_at DESC LIMIT ?", arguments: [limit])
-            }
-            return try rows.map(Self.decode)
+    /// Newest first, optionally only one state, one hospital, created in [from, to); `offset` rows skipped (paging).
+    func list(state: SettlementState?, hospital: String? = nil, createdFrom from: Date? = nil, to: Date? = nil,
+              limit: Int, offset: Int = 0) async throws -> [SagaRecord] {
+        var filter = RowFilter()
+        filter.equals("state", state?.rawValue)
+        filter.equals("fixmedins_code", hospital)
+        filter.timeRange("created_at", from: from, to: to)
+        let (clause, arguments) = (filter.whereClause, filter.arguments(then: [limit, offset]))
+        return try await read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM settlements \(clause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: arguments)
+                .map(Self.decode)
         }
     }
 

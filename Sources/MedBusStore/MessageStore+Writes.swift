@@ -9,9 +9,17 @@ extension MessageStore {
     /// `(source, sourceMessageId)`, is already stored is not written: the outcome is `.duplicate` with the
     /// stored row. Throws `StoreError` if the batch transaction failed; then the row is not stored.
     public func insert(_ message: StoredMessage) async throws -> InsertOutcome {
+        try await insert([message])[0]
+    }
+
+    /// Stores several messages with the next group commit (one savepoint for all of them, shared with
+    /// whatever else is queued); returns once they are committed. Outcomes are in the order of `messages`;
+    /// duplicates, also within `messages` (the later copy is the duplicate), are reported as for `insert`.
+    /// Throws `StoreError` if the batch transaction failed; then none of the messages is stored.
+    public func insert(_ messages: [StoredMessage]) async throws -> [InsertOutcome] {
         // Sealed here, before the group commit, so encryption never runs inside the shared transaction.
-        let columns = try sealer.seal(message)
-        return try await groupCommit { [sealer] db in try Self.insert(message, columns, into: db, sealer: sealer) }
+        let sealed = try messages.map { (message: $0, columns: try sealer.seal($0)) }
+        return try await groupCommit { [sealer] db in try sealed.map { try Self.insert($0.message, $0.columns, into: db, sealer: sealer) } }
     }
 
     /// Stores several messages in one transaction, for callers that already hold a batch (a file import, a
@@ -57,6 +65,40 @@ extension MessageStore {
             }
             let stored = try sealer.seal(ack, id: id, column: .ack, keyID: row["payload_key_id"])
             try db.execute(sql: "UPDATE messages SET ack_payload = ?, updated_at = ? WHERE id = ?", arguments: [stored, now, id])
+        }
+    }
+
+    /// Records, for many messages at once, where each landed on Kafka (status `published`, error cleared)
+    /// and/or the acknowledgement sent to its sender, with the next group commit: one savepoint for all of
+    /// them instead of one write per message and per fact.
+    /// - Returns: the ids of `deliveries` that match no row (nothing is written for those).
+    @discardableResult
+    public func record(_ deliveries: [Delivery]) async throws -> [String] {
+        let now = Date().storedMicroseconds
+        return try await groupCommit { [sealer] db in
+            var missing: [String] = []
+            for delivery in deliveries {
+                var assignments: [String] = []
+                var arguments: StatementArguments = []
+                if let kafka = delivery.kafka {
+                    assignments.append("status = ?, topic = ?, kafka_partition = ?, kafka_offset = ?, error = NULL")
+                    arguments += [MessageStatus.published.rawValue, kafka.topic, kafka.partition, kafka.offset]
+                }
+                if let ack = delivery.ack {
+                    // Sealed under the key of its row's payload, as `setAck` does.
+                    guard let row = try Row.fetchOne(db, sql: "SELECT payload_key_id FROM messages WHERE id = ?", arguments: [delivery.id]) else {
+                        missing.append(delivery.id)
+                        continue
+                    }
+                    assignments.append("ack_payload = ?")
+                    arguments += [try sealer.seal(ack, id: delivery.id, column: .ack, keyID: row["payload_key_id"])]
+                }
+                guard !assignments.isEmpty else { continue }
+                try db.cachedStatement(sql: "UPDATE messages SET \(assignments.joined(separator: ", ")), updated_at = ? WHERE id = ?")
+                    .execute(arguments: arguments + [now, delivery.id])
+                if db.changesCount == 0 { missing.append(delivery.id) }
+            }
+            return missing
         }
     }
 

@@ -3,8 +3,9 @@ import Logging
 import MedBusAdapterSDK
 import MedBusCore
 
-/// Turns rows into messages and publishes them through `DurableIngest`: rows of one key one after
-/// another (so a patient's rows keep their order on the partition), different keys concurrently.
+/// Turns rows into messages and publishes a polled batch of them through `DurableIngest` at once:
+/// one store transaction and one produce call for all rows. Rows of one key are handed over in
+/// order, so the idempotent producer keeps them in that order on their partition.
 struct RowPublisher: Sendable {
     let manifest: AdapterManifest
     let settings: TableAdapterSettings
@@ -28,59 +29,70 @@ struct RowPublisher: Sendable {
     }
 
     /// Publishes `items` (in the order given per key) and runs the status write-back for each
-    /// published one. A key stops at its first failure; its later rows are not attempted.
+    /// published one. Within a key, everything after the first row that is not done counts as not
+    /// done, even if Kafka took it: the poller's mark stops before that row, and the rows after it
+    /// are offered again later and answered from the store, never published twice. (Kafka keeps a
+    /// key's rows in order unless one fails for good while a later one succeeds — a permanent
+    /// per-record error such as an oversized row, which then blocks the key anyway.)
     func publish(_ items: [Item], database: any TableDatabase) async -> [Int64: Result] {
-        var byKey: [String: [Item]] = [:]
-        var keys: [String] = []
+        var results: [Int64: Result] = [:]
+        var messages: [(item: Item, inbound: DurableIngest.Inbound)] = []
         for item in items {
-            let key = item.row[settings.keyColumn]?.text ?? ""
+            do { messages.append((item, try message(item))) } catch {
+                let envelope = MessageEnvelope(source: manifest.source, messageType: "table.unreadable", contentType: "application/json")
+                await ingest.recordRejection(envelope: envelope, payload: item.row.jsonObject.jsonBytes, reason: "\(error)")
+                logger.warning("row rejected", metadata: ["row": "\(item.id)", "message": "\(envelope.id)", "reason": "\(error)"])
+                results[item.id] = .rejected
+            }
+        }
+        let outcomes = await ingest.ingest(messages.map(\.inbound))
+
+        // Per key, in order: rows on Kafka get their write-back; the first row that is not done
+        // stops its key.
+        var byKey: [String: [(id: Int64, messageId: String?)]] = [:]
+        var keys: [String] = []
+        for ((item, inbound), outcome) in zip(messages, outcomes) {
+            let key = inbound.key ?? ""
             if byKey[key] == nil { keys.append(key) }
-            byKey[key, default: []].append(item)
+            switch outcome {
+            case .accepted(let id, _), .duplicate(let id, _):
+                byKey[key, default: []].append((item.id, id))
+            case .notPublished(_, let reason), .notStored(let reason):
+                logger.warning("row not yet on Kafka; retrying", metadata: ["row": "\(item.id)", "reason": "\(reason)"])
+                byKey[key, default: []].append((item.id, nil))
+            }
         }
         return await withTaskGroup(of: [(Int64, Result)].self) { group in
             for key in keys {
                 let sequence = byKey[key]!
                 group.addTask {
-                    var results: [(Int64, Result)] = []
-                    for item in sequence {
-                        let result = await publish(item, database: database)
-                        results.append((item.id, result))
-                        if result == .notDone { break }
+                    var done: [(Int64, Result)] = []
+                    for (index, row) in sequence.enumerated() {
+                        guard let messageId = row.messageId, await writeBack(row.id, messageId: messageId, database: database) else {
+                            return done + sequence[index...].map { ($0.id, .notDone) }
+                        }
+                        done.append((row.id, .published(messageId: messageId)))
                     }
-                    return results
+                    return done
                 }
             }
-            var all: [Int64: Result] = [:]
-            for await results in group { for (id, result) in results { all[id] = result } }
-            return all
+            for await keyResults in group { for (id, result) in keyResults { results[id] = result } }
+            return results
         }
     }
 
-    private func publish(_ item: Item, database: any TableDatabase) async -> Result {
-        let inbound: DurableIngest.Inbound
-        do { inbound = try message(item) } catch {
-            let envelope = MessageEnvelope(source: manifest.source, messageType: "table.unreadable", contentType: "application/json")
-            await ingest.recordRejection(envelope: envelope, payload: item.row.jsonObject.jsonBytes, reason: "\(error)")
-            logger.warning("row rejected", metadata: ["row": "\(item.id)", "message": "\(envelope.id)", "reason": "\(error)"])
-            return .rejected
+    /// Runs the manifest's status write-back, if any, for a row that is on Kafka.
+    /// - Returns: false if it failed (the row is offered again later and answered from the store,
+    ///   so the write-back is retried without publishing twice).
+    private func writeBack(_ rowId: Int64, messageId: String, database: any TableDatabase) async -> Bool {
+        guard let statusUpdate = settings.statusUpdate else { return true }
+        do {
+            _ = try await database.execute(statusUpdate, [.number(String(rowId)), .text(messageId)])
+            return true
+        } catch {
+            logger.warning("status write-back failed", metadata: ["row": "\(rowId)", "error": "\(error)"])
+            return false
         }
-        let messageId: String
-        switch await ingest.ingest(inbound) {
-        case .accepted(let id, _), .duplicate(let id, _):
-            messageId = id
-        case .notPublished(_, let reason), .notStored(let reason):
-            logger.warning("row not yet on Kafka; retrying", metadata: ["row": "\(item.id)", "reason": "\(reason)"])
-            return .notDone
-        }
-        if let statusUpdate = settings.statusUpdate {
-            do { _ = try await database.execute(statusUpdate, [.number(String(item.id)), .text(messageId)]) } catch {
-                // The row is on Kafka; it is offered again later and answered from the store,
-                // so the write-back is retried without publishing twice.
-                logger.warning("status write-back failed", metadata: ["row": "\(item.id)", "error": "\(error)"])
-                return .notDone
-            }
-        }
-        return .published(messageId: messageId)
     }
 
     /// - Throws: `RowError` when the row lacks what a message needs.

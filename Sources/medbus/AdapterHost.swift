@@ -5,6 +5,7 @@ import MedBusDispatch
 import MedBusHISAdapter
 import MedBusHTTPAdapter
 import MedBusKafka
+import MedBusSOAPAdapter
 import MedBusStore
 import MedBusTableAdapter
 
@@ -25,6 +26,7 @@ final class AdapterHost: Sendable {
                 switch manifest.kind {
                 case HL7MLLPAdapter.kind: return try HL7MLLPAdapter(manifest: manifest, ingest: ingest, logger: logger)
                 case HTTPHISAdapter.kind: return try HTTPHISAdapter(manifest: manifest, ingest: ingest, logger: logger)
+                case SOAPHISAdapter.kind: return try SOAPHISAdapter(manifest: manifest, ingest: ingest, logger: logger)
                 case HL7FileAdapter.kind: return try HL7FileAdapter(manifest: manifest, ingest: ingest, logger: logger)
                 case DispatchAdapter.kind: return try DispatchAdapter(manifest: manifest, ingest: ingest, logger: logger)
                 case IntermediateTableAdapter.kind:
@@ -36,15 +38,13 @@ final class AdapterHost: Sendable {
             } catch {
                 throw CommandFailure("\(manifest.file): \(error)")
             }
-            throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind), \(HTTPHISAdapter.kind), \(HL7FileAdapter.kind), \(IntermediateTableAdapter.kind), \(DispatchAdapter.kind))")
+            throw CommandFailure("\(manifest.file): unknown adapter kind '\(manifest.kind)' (known: \(HL7MLLPAdapter.kind), \(HTTPHISAdapter.kind), \(SOAPHISAdapter.kind), \(HL7FileAdapter.kind), \(IntermediateTableAdapter.kind), \(DispatchAdapter.kind))")
         }
     }
 
-    /// Adapters answer a sender per message, so their producer waits at most 1 ms to batch.
+    /// Adapters answer a sender per message: their producer sends at once (see `DurableIngest.producerConfig`).
     static func producerConfig(_ config: KafkaConfig) -> KafkaConfig {
-        var config = config
-        config.properties["linger.ms"] = config.properties["linger.ms"] ?? "1"
-        return config
+        DurableIngest.producerConfig(config)
     }
 
     /// Runs every adapter; prints one line per listener once it is bound. Returns after
@@ -88,6 +88,7 @@ protocol RunnableAdapter: Sendable {
 
 extension HL7MLLPAdapter: RunnableAdapter {}
 extension HTTPHISAdapter: RunnableAdapter {}
+extension SOAPHISAdapter: RunnableAdapter {}
 extension IntermediateTableAdapter: RunnableAdapter {}
 extension HL7FileAdapter: RunnableAdapter {}
 extension DispatchAdapter: RunnableAdapter {}

@@ -223,12 +223,15 @@ struct AdminOptions: ParsableArguments {
 
 /// The admin server of a process (and, in `medbus serve`, the audit feed to `medbus.audit`), as
 /// background services for `runUntilTerminated`. Installs the Prometheus metrics backend, so
-/// every module's metrics are recorded from here on.
+/// every module's metrics are recorded from here on, and samples `medbus_dlq_depth` of
+/// `deadLetterTopics` every 30 s. A process without a message store (the router) is ready when
+/// Kafka answers, and has no `/v1/messages`.
 ///
 /// An explicit `--admin-port` that cannot be bound ends the process; the default one (several
 /// MedBus processes on one machine) only logs a warning, and the process runs without it.
-func adminServices(_ options: AdminOptions, store: StoreOptions, messageStore: MessageStore, kafka: KafkaConfig,
-                   extraRoutes: [any AdminRoutes] = [], forwardAuditTo producer: KafkaProducer? = nil) throws -> [@Sendable () async throws -> Void] {
+func adminServices(_ options: AdminOptions, store: StoreOptions, messageStore: MessageStore?, kafka: KafkaConfig,
+                   extraRoutes: [any AdminRoutes] = [], deadLetterTopics: [String] = [],
+                   forwardAuditTo producer: KafkaProducer? = nil) throws -> [@Sendable () async throws -> Void] {
     guard let configuration = try options.configuration() else { return [] }
     AdminMetrics.bootstrap()
     let logger = Log.logger("medbus.admin")
@@ -236,11 +239,12 @@ func adminServices(_ options: AdminOptions, store: StoreOptions, messageStore: M
     let (registry, trail) = try openAuditTrail(store)
     let kafkaAdmin: KafkaAdmin
     do { kafkaAdmin = try KafkaAdmin(config: kafka, logger: Log.quietKafka) } catch { throw CommandFailure("\(error)") }
+    let deadLetters = DeadLetterQueue(kafka: kafka, trail: trail, logger: logger)
     let server = AdminServer(
         configuration: configuration, tokens: tokens, trail: trail,
         readiness: .standard(kafka: kafkaAdmin, store: messageStore),
-        routes: [MessageRoutes(store: messageStore), RegistryRoutes(registry: registry),
-                 DeadLetterRoutes(queue: DeadLetterQueue(kafka: kafka, trail: trail, logger: logger))] + extraRoutes,
+        routes: (messageStore.map { [MessageRoutes(store: $0)] } ?? []) + [RegistryRoutes(registry: registry), DeadLetterRoutes(queue: deadLetters)]
+            + extraRoutes,
         logger: logger)
     let explicit = options.adminPort != nil
     var services: [@Sendable () async throws -> Void] = [{
@@ -255,6 +259,7 @@ func adminServices(_ options: AdminOptions, store: StoreOptions, messageStore: M
             logger.warning("admin API not started; pass --admin-port", metadata: ["address": "\(configuration.host):\(configuration.port)", "error": "\(error)"])
         }
     }]
+    if !deadLetterTopics.isEmpty { services.append { await deadLetters.sampleDepth(of: deadLetterTopics) } }
     if let producer {
         let forwarder = AuditForwarder(trail: trail, database: database, producer: producer, logger: logger)
         services.append { try await forwarder.run() }

@@ -10,7 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, each against a raw librdkafka baseline in the same run.",
-        subcommands: [Produce.self, MLLP.self, HL7.self, Map.self, Route.self, Settle.self, Table.self, Dispatch.self, Rx.self]
+        subcommands: [Produce.self, MLLP.self, HL7.self, Map.self, Route.self, Settle.self, Table.self, Dispatch.self, Rx.self, Soap.self]
     )
 
     struct Produce: AsyncParsableCommand {

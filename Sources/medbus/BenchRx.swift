@@ -117,7 +117,7 @@ extension BenchCommand {
 
         /// `pharmacies` concurrent clients, each claiming, reviewing and dispensing its share of `ids` over HTTP.
         func roundTrips(_ service: PrescriptionService, ids: [String]) async throws -> Sample {
-            let server = PharmacyAPIServer(service: service, host: "127.0.0.1", port: 0, logger: Log.quietKafka)
+            let server = try PharmacyAPIServer(service: service, host: "127.0.0.1", port: 0, logger: Log.quietKafka)
             let bound = AsyncStream<Int>.makeStream()
             let serving = Task { try await server.run(onBound: { bound.continuation.yield($0) }) }
             defer { server.shutdown() }

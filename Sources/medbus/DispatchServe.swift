@@ -14,6 +14,8 @@ struct DispatchServe {
     let topics: [NewTopic]
     /// The timeline consumer, or nil without a dispatch adapter.
     let timeline: (@Sendable () async throws -> Void)?
+    /// The task timelines the consumer keeps (for the admin API's views), nil without a dispatch adapter.
+    let store: TimelineStore?
 
     /// The router consumes the notices too, to turn them into ADT^A05 (`Mappings/dispatch/`).
     static let routerInput = "^dispatch\\.prearrival\\..*"
@@ -23,6 +25,7 @@ struct DispatchServe {
         guard let first = dispatch.first else {
             topics = []
             timeline = nil
+            store = nil
             return
         }
         let hospitals = Set(manifests.filter { $0.kind != DispatchAdapter.kind && $0.source.hasPrefix("his.") }.map(\.sender))
@@ -33,6 +36,7 @@ struct DispatchServe {
             let store = try TimelineStore.open(directory: dataDirectory, vitalSigns: signs)
             let service = TimelineService(store: store, kafka: kafka, vitalSigns: signs, logger: Log.logger("medbus.dispatch.timeline"))
             timeline = { try await service.run() }
+            self.store = store
         } catch {
             throw CommandFailure("\(first.file): \(error)")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MedBusAdminViews
 import MedBusCore
 import MedBusKafka
 import MedBusPrescription
@@ -27,6 +28,8 @@ struct PrescriptionServices {
 
     let topics: [NewTopic]
     let background: @Sendable () async throws -> Void
+    /// The service's store, read only (the admin API's prescription views).
+    let ledger: RxLedger
 
     /// - Throws: `CommandFailure` when the store cannot be opened.
     init(configuration: RxServiceConfiguration, kafka: KafkaConfig, embedded: Bool, dataDirectory: String) throws {
@@ -39,10 +42,12 @@ struct PrescriptionServices {
         } catch {
             throw CommandFailure("prescriptions: \(error)")
         }
+        ledger = runner.service.ledger
         let host = configuration.host
+        let scheme = configuration.tls == nil ? "http" : "https"
         background = {
             try await runner.run { port in
-                print("Prescription API listening on http://\(host):\(port)/v1/prescriptions")
+                print("Prescription API listening on \(scheme)://\(host):\(port)/v1/prescriptions")
                 fflush(nil)
             }
         }
@@ -69,6 +74,7 @@ struct PrescriptionCommand: AsyncParsableCommand {
 
         @OptionGroup var kafka: KafkaOptions
         @OptionGroup var store: StoreOptions
+        @OptionGroup(title: "Admin API") var adminAPI: AdminOptions
         @Option(help: "Manifest of the prescription service.") var manifest: String = "Adapters/pharmacy/rx-service.yaml"
 
         func run() async throws {
@@ -77,7 +83,9 @@ struct PrescriptionCommand: AsyncParsableCommand {
             let config = try kafka.config(store: store)
             _ = try await connect(config)
             let services = try PrescriptionServices(configuration: configuration, kafka: config, embedded: false, dataDirectory: store.dataDirectory)
-            try await runUntilTerminated(nil, background: [services.background], logger: Log.logger("medbus.rx"))
+            let admin = try adminServices(adminAPI, store: store, messageStore: nil, kafka: config,
+                                          extraRoutes: [PrescriptionViews(ledger: services.ledger)], deadLetterTopics: [RxTopics.deadLetters])
+            try await runUntilTerminated(nil, background: [services.background] + admin, logger: Log.logger("medbus.rx"))
         }
     }
 
@@ -100,6 +108,10 @@ struct PrescriptionCommand: AsyncParsableCommand {
             print("dispensed:   \(record.usedCount) of \(record.maxReptCnt)")
             print("valid until: \(MessageEnvelope.formatTimestamp(record.validityEnd))")
             print("signature:   SM2 key \(record.keyID), SM3 \(record.digest)")
+            if let centre = record.centre {
+                print("centre:      \(centre.operation) \(centre.status.rawValue)\(centre.hiRxno.map { "  hiRxno \($0)" } ?? "")"
+                      + (centre.reason.map { "  \($0) after \(centre.attempts) attempt(s): \(centre.detail ?? "")" } ?? ""))
+            }
             print("history:")
             for transition in try await ledger.history(id: record.id) {
                 print("  \(transition.version)  \(MessageEnvelope.formatTimestamp(transition.at))  \(transition.action.rawValue)  \(transition.from?.rawValue ?? "-") → \(transition.to.rawValue)\(transition.actor.map { "  by \($0)" } ?? "")")

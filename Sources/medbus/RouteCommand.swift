@@ -21,6 +21,7 @@ struct RouteCommand: AsyncParsableCommand {
 
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var store: StoreOptions
+    @OptionGroup(title: "Admin API") var adminAPI: AdminOptions
 
     @Option(help: "This instance's id, stable across restarts: its transactional id is medbus-router-<instance>, which fences a crashed predecessor.")
     var instance: String = ProcessInfo.processInfo.hostName
@@ -33,7 +34,8 @@ struct RouteCommand: AsyncParsableCommand {
         _ = try await connect(config)
         let instance = instance
         let service = routingService(config: config, instance: instance, inputs: inputs)
-        try await runUntilTerminated(nil, background: [{ try await service.run() }], logger: Log.logger("medbus.route"))
+        let admin = try adminServices(adminAPI, store: store, messageStore: nil, kafka: config, deadLetterTopics: ["dlq.routing"])
+        try await runUntilTerminated(nil, background: [{ try await service.run() }] + admin, logger: Log.logger("medbus.route"))
     }
 }
 

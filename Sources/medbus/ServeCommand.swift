@@ -2,6 +2,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MedBusAdapterSDK
+import MedBusAdmin
+import MedBusAdminViews
 import MedBusCore
 import MedBusKafka
 import Logging
@@ -122,7 +124,12 @@ struct ServeCommand: AsyncParsableCommand {
         background += settlementServices?.background ?? []
         if let timeline = dispatch.timeline { background.append(timeline) }
         if let rx { background.append(rx.background) }
-        background += try adminServices(adminAPI, store: store, messageStore: messageStore, kafka: config, forwardAuditTo: producer)
+        // The operator's views of what this process runs, and the depth of every dead-letter topic it provisioned.
+        let views: [any AdminRoutes] = (settlementServices.map { [SettlementViews(orchestrator: $0.orchestrator)] } ?? [])
+            + (rx.map { [PrescriptionViews(ledger: $0.ledger)] } ?? []) + (dispatch.store.map { [DispatchViews(store: $0)] } ?? [])
+        let deadLetterTopics = Set((topicSpecs + ownTopics).map(\.name).filter { $0.hasPrefix("dlq.") }).sorted()
+        background += try adminServices(adminAPI, store: store, messageStore: messageStore, kafka: config, extraRoutes: views,
+                                        deadLetterTopics: deadLetterTopics, forwardAuditTo: producer)
 
         let mode = embedded == nil ? "external cluster" : "embedded cluster, in memory"
         print("MedBus \(MedBusVersion.current) serving")

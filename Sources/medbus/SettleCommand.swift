@@ -9,8 +9,8 @@ import MedBusHTTPClient
 struct SettleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settle",
-        abstract: "Submit, inspect, cancel and reconcile settlements through a running `medbus serve`.",
-        subcommands: [SettleSubmitCommand.self, SettleStatusCommand.self, SettleCancelCommand.self, SettleListCommand.self, SettleReconcileCommand.self]
+        abstract: "Submit, inspect, cancel and reconcile settlements through a running `medbus serve` (or `medbus settle run`); run the orchestrator on its own.",
+        subcommands: [SettleSubmitCommand.self, SettleStatusCommand.self, SettleCancelCommand.self, SettleListCommand.self, SettleReconcileCommand.self, SettleRunCommand.self]
     )
 }
 

@@ -95,6 +95,9 @@ struct SimulateCommercialCommand: AsyncParsableCommand {
     @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault (repeatable): delay=MS, drop, drop-after, decline[=REASON], duplicate, out-of-order; KEY is claim or reversal.", valueName: "[TYPE:]ACTION[=ARG][@COUNT]"))
     var faults: [String] = []
 
+    @Option(help: "On SIGTERM, write the claim book (claims, the msgids that claimed each, approved amounts) to this JSON file.")
+    var ledger: String?
+
     func run() async throws {
         let logger = Log.logger("medbus.simulate.commercial")
         let config = try kafka.config(store: store)
@@ -117,5 +120,10 @@ struct SimulateCommercialCommand: AsyncParsableCommand {
                 try await simulator.run()
             } onCancel: { Task { await simulator.shutdown() } }
         }], logger: logger)
+        if let ledger {
+            do { try await simulator.ledgerJSON.jsonText.write(toFile: ledger, atomically: true, encoding: .utf8) } catch {
+                throw CommandFailure("--ledger \(ledger): \(error)")
+            }
+        }
     }
 }

@@ -1,16 +1,20 @@
 import Foundation
 import Logging
 import MedBusAdmin
+import MedBusAdminViews
 import MedBusCore
+import MedBusDispatch
 import MedBusKafka
+import MedBusPrescription
 import MedBusRegistry
 import MedBusRouting
+import MedBusSettlement
 import MedBusStore
 import XCTest
 
 /// A running admin server over real components: an embedded Kafka cluster on loopback, the SQLite
-/// store, registry and token database in a temporary directory, Hummingbird on an ephemeral port.
-/// One token per role. Logs of the server go to `logs` (for the tokens-never-logged check).
+/// store, registry, token database and the component stores (settlement saga log, prescriptions,
+/// dispatch timelines) in a temporary directory, Hummingbird on an ephemeral port. One token per role. Logs of the server go to `logs` (for the tokens-never-logged check).
 final class AdminFixture: @unchecked Sendable {
     let directory: String
     let cluster: EmbeddedKafkaCluster
@@ -20,6 +24,9 @@ final class AdminFixture: @unchecked Sendable {
     let database: AdminDatabase
     let tokenStore: TokenStore
     let trail: AuditTrail
+    let settlements: SettlementOrchestrator
+    let prescriptions: RxLedger
+    let dispatch: TimelineStore
     let server: AdminServer
     let logs = CapturedLogs()
     private(set) var port = 0
@@ -32,7 +39,8 @@ final class AdminFixture: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "medbus-admin-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         cluster = try EmbeddedKafkaCluster(brokers: 1)
-        for (topic, partitions) in [(Self.rawTopic, 2), ("dlq.routing", 1), (AuditForwarder.topic, 1)] {
+        for (topic, partitions) in [(Self.rawTopic, 2), ("dlq.routing", 1), (AuditForwarder.topic, 1),
+                                   ("settlement.requests", 1), ("settlement.results", 1), ("insurer.nhsa.requests", 1), ("insurer.nhsa.replies", 1)] {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
         }
         kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers, properties: ["session.timeout.ms": "6000", "log_level": "3"])
@@ -41,6 +49,12 @@ final class AdminFixture: @unchecked Sendable {
         database = try AdminDatabase(directory: directory)
         tokenStore = TokenStore(database: database)
         trail = AuditTrail(log: registry.auditLog)
+        // A saga that gets no insurer reply fails after one short attempt: a settlement with a result to view.
+        settlements = try SettlementOrchestrator(kafka: kafka, storeDirectory: directory,
+                                                 configuration: SettlementConfiguration(stepTimeout: .milliseconds(300), maxAttempts: 1),
+                                                 logger: Logger(label: "quiet") { _ in SwiftLogNoOpLogHandler() })
+        prescriptions = try RxLedger(directory: directory)
+        dispatch = try TimelineStore.open(directory: directory, vitalSigns: VitalSigns([]))
         for role in AdminRole.allCases {
             tokens[role] = try tokenStore.create(name: "test-\(role.rawValue)", role: role, createdBy: "fixture").token
         }
@@ -51,7 +65,8 @@ final class AdminFixture: @unchecked Sendable {
             configuration: .init(host: "127.0.0.1", port: 0), tokens: tokenStore, trail: trail,
             readiness: .standard(kafka: kafkaAdmin, store: store, timeout: .seconds(1)),
             routes: [MessageRoutes(store: store), RegistryRoutes(registry: registry),
-                     DeadLetterRoutes(queue: DeadLetterQueue(kafka: kafka, trail: trail, logger: logger))],
+                     DeadLetterRoutes(queue: DeadLetterQueue(kafka: kafka, trail: trail, logger: logger)),
+                     SettlementViews(orchestrator: settlements), PrescriptionViews(ledger: prescriptions), DispatchViews(store: dispatch)],
             logger: logger)
         let bound = AsyncStream<Int>.makeStream()
         serving = Task { [server] in try await server.run { bound.continuation.yield($0) } }
@@ -95,6 +110,8 @@ final class AdminFixture: @unchecked Sendable {
         try? store.close()
         try? registry.close()
         try? database.close()
+        prescriptions.close()
+        try? dispatch.close()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

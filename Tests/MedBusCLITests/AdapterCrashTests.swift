@@ -6,14 +6,21 @@ import XCTest
 /// retransmit everything they got no ACK for. Afterwards Kafka holds each message exactly once
 /// and every ACKed message is there.
 final class AdapterCrashTests: XCTestCase {
-    static let total = 10_000
-    static let connections = 4
-
     static func message(_ n: Int) -> [UInt8] {
         Array("MSH|^~\\&|HIS|H37010200001|MEDBUS|SDJK|20250115103045||ADT^A08^ADT_A01|K\(n)|P|2.5\rEVN|A08|20250115103045\rPID|1||P\(n % 700)^^^H37010200001^MR||测试^\(n)||19900101|F\r".utf8)
     }
 
     func testKillDashNineDuringStreamLosesAndDuplicatesNothing() async throws {
+        try await killDuringStream(total: 10_000, connections: 4, killAfterAcks: 3000)
+    }
+
+    /// 32 senders at once: every store transaction carries many senders' messages (group commit),
+    /// and the kill lands while such a transaction, or the produce of its messages, is under way.
+    func testKillDashNineDuringCoalescedCommitsLosesNothingAcknowledged() async throws {
+        try await killDuringStream(total: 4_000, connections: 32, killAfterAcks: 1500)
+    }
+
+    private func killDuringStream(total: Int, connections: Int, killAfterAcks: Int) async throws {
         let kafkaDir = temporaryDirectory()
         let topics = kafkaDir + "/topics.yaml"
         try "topics:\n  - name: raw.his.H37010200001\n    partitions: 6\n    replication: 3\n".write(toFile: topics, atomically: true, encoding: .utf8)
@@ -37,43 +44,43 @@ final class AdapterCrashTests: XCTestCase {
         // First pass: stream until the adapter is killed under the senders.
         let (first, firstPort) = try startAdapter()
         let killer = Task {
-            while await acked.count < 3000 { try await Task.sleep(for: .milliseconds(20)) }
+            while await acked.count < killAfterAcks { try await Task.sleep(for: .milliseconds(20)) }
             first.signal(SIGKILL)
         }
-        try await stream(port: firstPort, acked: acked)
+        try await stream(port: firstPort, acked: acked, total: total, connections: connections)
         try await killer.value
         XCTAssertEqual(first.wait(), SIGKILL)
         let ackedBeforeCrash = await acked.snapshot
-        XCTAssertLessThan(ackedBeforeCrash.count, Self.total, "killed mid-stream")
+        XCTAssertLessThan(ackedBeforeCrash.count, total, "killed mid-stream")
 
         // Restart on the same store; the senders retransmit whatever has no ACK.
         let (second, secondPort) = try startAdapter()
         defer { second.signal(SIGKILL) }
-        try await stream(port: secondPort, acked: acked)
+        try await stream(port: secondPort, acked: acked, total: total, connections: connections)
         let ackedAll = await acked.snapshot
-        XCTAssertEqual(ackedAll.count, Self.total, "every message acknowledged in the end")
+        XCTAssertEqual(ackedAll.count, total, "every message acknowledged in the end")
 
         let read = try runTool("/usr/bin/kcat", ["-C", "-b", bootstrap, "-t", "raw.his.H37010200001", "-e", "-q", "-f", "%h\n"])
         let onKafka = read.split(separator: "\n").compactMap { line in
             line.split(separator: ",").first { $0.hasPrefix("medbus-source-message-id=") }.map { String($0.dropFirst("medbus-source-message-id=H37010200001|".count)) }
         }
         let duplicates = Dictionary(grouping: onKafka, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
-        XCTAssertEqual(onKafka.count, Self.total, "each message exactly once; duplicated: \(duplicates)")
+        XCTAssertEqual(onKafka.count, total, "each message exactly once; duplicated: \(duplicates)")
         if !duplicates.isEmpty {
             print(read.split(separator: "\n").filter { line in duplicates.contains { line.contains("|\($0),") } }.joined(separator: "\n"))
             print("first adapter:\n\(first.stdout)\n\(first.stderr.suffix(3000))\nsecond adapter:\n\(second.stdout)")
         }
-        XCTAssertEqual(Set(onKafka), Set((0..<Self.total).map { "K\($0)" }))
+        XCTAssertEqual(Set(onKafka), Set((0..<total).map { "K\($0)" }))
         XCTAssertTrue(ackedBeforeCrash.isSubset(of: Set(onKafka)), "every message ACKed before the crash is on Kafka")
     }
 
     /// Each connection sends its share of the messages not yet ACKed, one at a time; returns
     /// when done or when the adapter goes away.
-    private func stream(port: Int, acked: AckedSet) async throws {
-        let pending = await acked.missing(from: Self.total)
+    private func stream(port: Int, acked: AckedSet, total: Int, connections: Int) async throws {
+        let pending = await acked.missing(from: total)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for c in 0..<Self.connections {
-                let mine = pending.enumerated().filter { $0.offset % Self.connections == c }.map(\.element)
+            for c in 0..<connections {
+                let mine = pending.enumerated().filter { $0.offset % connections == c }.map(\.element)
                 group.addTask {
                     let confirmed = try await onThread { () -> [Int] in
                         guard let client = try? MLLPTestClient(port: port, receiveTimeout: 30) else { return [] }

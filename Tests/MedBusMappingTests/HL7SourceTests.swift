@@ -26,7 +26,7 @@ final class HL7SourceTests: XCTestCase {
         var compared = 0
         for message in messages {
             let source = HL7Source(message)
-            var cache = HL7Source.RepetitionCache()
+            var cache = HL7Source.ReadCache()
             XCTAssertEqual(source.segments.count, message.segmentCount)
             let ids = Set(message.segments.map(\.id))
             for id in ids {

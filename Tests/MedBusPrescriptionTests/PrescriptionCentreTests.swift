@@ -1,44 +1,160 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
 import MedBusCore
+import MedBusCrypto
+import MedBusInsurers
+import MedBusKafka
 @testable import MedBusPrescription
+import MedBusTestSupport
 import XCTest
 
-/// The seam to the insurance e-prescription centre: every issue and revoke on rx.events reaches it, in
-/// order, and a failing call is retried rather than skipped.
+/// The forwarder to the insurance e-prescription centre, configured by the manifest's `centre:` block, against
+/// the reference centre (`medbus simulate rx-centre`'s server) over real HTTP, its faults set through its HTTP
+/// admin route: a centre that is down and comes back, a business rejection, a reply slower than the timeout,
+/// and a revoke.
 final class PrescriptionCentreTests: XCTestCase {
-    /// Records calls; the first upload fails, as an unreachable centre would.
-    actor Centre: PrescriptionCentre {
-        var calls: [String] = []
-        private var failNextUpload = true
+    static let appId = "H37010200001RXAPP0001"
 
-        func upload(prescription: JSONValue) async throws -> String? {
-            if failNextUpload {
-                failNextUpload = false
-                calls.append("failed")
-                throw RxProblem(.storeFailed, "centre unreachable")
-            }
-            calls.append("upload \(prescription["hospRxno"]?.stringValue ?? "?")")
-            return "HI-1"
-        }
-
-        func revoke(prescription: JSONValue, reason: String?) async throws {
-            calls.append("revoke \(prescription["hospRxno"]?.stringValue ?? "?") \(reason ?? "")")
-        }
+    /// A prescription the centre takes: its drug lines carry the generic names it requires.
+    static func body(_ number: String) -> JSONValue {
+        let body = prescriptionBody(number)
+        let lines = (body["rxdrugdetail"]?.arrayValue ?? []).map { $0.setting("drugGenname", .string("注射用头孢曲松钠")) }
+        return body.setting("rxdrugdetail", .array(lines))
     }
 
-    func testIssuesAndRevokesReachTheCentreInOrderWithRetries() async throws {
-        let fixture = try await RxFixture()
+    func testIssuesAndRevokesReachTheCentreThroughOutagesAndRejections() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rx-centre-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        _ = try runTool("/usr/bin/openssl", ["genpkey", "-algorithm", "SM2", "-out", folder + "/centre.key.pem"])
+        _ = try runTool("/usr/bin/openssl", ["pkey", "-in", folder + "/centre.key.pem", "-pubout", "-out", folder + "/centre.pub.pem"])
+        try "S3cr3t-for-H37010200001\n".write(toFile: folder + "/app.secret", atomically: true, encoding: .utf8)
+        let centreKey = try SM2PrivateKey(pemFile: folder + "/centre.key.pem")
+
+        // The centre's address, then the centre down: every call is refused until it comes up.
+        var centre = try await CentreServer(port: 0, hospitalKey: try SM2PrivateKey.generate().publicKey, centreKey: centreKey)
+        let port = centre.port
+        await centre.stop()
+
+        let fixture = try await RxFixture(manifest: """
+            centre:
+              url: http://127.0.0.1:\(port)
+              centreKey: \(folder)/centre.pub.pem
+              timeoutSeconds: 1
+              maxRetrySeconds: 1
+              hospitals:
+                - code: \(hospital)
+                  appId: \(Self.appId)
+                  appSecretFile: \(folder)/app.secret
+            """)
         defer { Task { await fixture.shutdown() } }
-        let centre = Centre()
-        let forwarder = PrescriptionCentreForwarder(centre: centre, ledger: fixture.service.ledger, kafka: fixture.kafka)
-        let running = Task { try await forwarder.run() }
-        defer { running.cancel() }
-        let id = try await fixture.issue(prescriptionBody("CF-CENTRE"))
-        _ = try await fixture.operation(id, "claim", .object(["pharmacyCode": .string("P1")]))
-        _ = try await fixture.operation(id, "revoke", .object(["reason": .string("wrong drug")]))
-        try await fixture.service.publishPending()
-        try await waitUntil("the revoke at the centre") { await centre.calls.count >= 3 }
-        let calls = await centre.calls
-        XCTAssertEqual(calls, ["failed", "upload CF-CENTRE", "revoke CF-CENTRE wrong drug"])
+        var link = try XCTUnwrap(fixture.configuration.centre)
+        link.firstRetryDelay = .milliseconds(100)
+        let forwarder = try PrescriptionCentreForwarder(link: link, service: fixture.service, kafka: fixture.kafka)
+        let publishing = Task { try await fixture.service.run() }
+        let forwarding = Task { try await forwarder.run() }
+        defer {
+            publishing.cancel()
+            forwarding.cancel()
+        }
+        func centreState(_ id: String) async throws -> RxCentreState? { try await fixture.service.ledger.record(.id(id))?.centre }
+
+        // Down, then up: the upload is retried, recorded as such, and lands once the centre is back.
+        let first = try await fixture.issue(Self.body("CF-DOWN"))
+        try await waitUntil("the first upload failing") { try await centreState(first)?.status == .retrying }
+        let failing = try await centreState(first)
+        XCTAssertEqual(failing?.reason, "centre-unreachable")
+        XCTAssertEqual(failing?.operation, "upload")
+        let hospitalKey = try SM2PrivateKey(pemFile: fixture.directory + "/hospital.sm2.key.pem")
+        centre = try await CentreServer(port: port, hospitalKey: hospitalKey.publicKey, centreKey: centreKey)
+        try await waitUntil("the upload after the centre came up") {
+            let state = try await centreState(first)
+            XCTAssertNotEqual(state?.status, .rejected, state?.detail ?? "")
+            return state?.status == .uploaded || state?.status == .rejected
+        }
+        let uploaded = try await centreState(first)
+        let firstNumber = try XCTUnwrap(uploaded?.hiRxno)
+        XCTAssertGreaterThanOrEqual(uploaded?.attempts ?? 0, 1, "failed attempts before the upload are counted")
+        let atCentre = await centre.simulator.status(of: firstNumber)
+        XCTAssertEqual(atCentre, "1", "valid at the centre")
+
+        // A business rejection: recorded on the prescription, dead-lettered with its reason, not retried.
+        try await centre.setFaults(["uploadChk:decline=处方药品与目录不符@1"])
+        let second = try await fixture.issue(Self.body("CF-REJECTED"))
+        try await waitUntil("the rejection recorded") { try await centreState(second)?.status == .rejected }
+        let rejected = try await centreState(second)
+        XCTAssertEqual(rejected?.reason, "centre-refused")
+        XCTAssertEqual(rejected?.attempts, 1, "a rejection is not retried")
+        XCTAssertTrue(rejected?.detail?.contains("infcode -2") == true, rejected?.detail ?? "")
+        let shown = try await fixture.http("GET", "/v1/prescriptions/\(second)")
+        XCTAssertEqual(shown.body["centre"]?["status"], .string("rejected"), "the centre status is in the API's answer")
+        XCTAssertEqual(shown.body["centre"]?["reason"], .string("centre-refused"))
+        var letters: [KafkaConsumerMessage] = []
+        try await waitUntil("the dead letter on dlq.rx") {
+            letters = try await fixture.records(RxTopics.deadLetters, key: second)
+            return !letters.isEmpty
+        }
+        XCTAssertEqual(letters.count, 1)
+        XCTAssertEqual(letters.first?.headers.string("medbus-error-reason"), "centre-refused")
+        XCTAssertEqual(letters.first?.headers.string("medbus-source-topic"), RxTopics.events)
+        XCTAssertEqual(try JSONValue.parse(letters.first?.value ?? [])["event"], .string(RxAction.issue.rawValue), "the event that asked for the upload")
+
+        // A reply slower than the 1 s timeout: retried (the pre-check answers the same number), uploaded once.
+        try await centre.setFaults(["rxFileUpld:delay=2500@1"])
+        let third = try await fixture.issue(Self.body("CF-SLOW"))
+        try await waitUntil("the slow upload") { try await centreState(third)?.status == .uploaded }
+        let slow = try await centreState(third)
+        XCTAssertEqual(slow?.attempts, 1, "one timeout, then the upload")
+        let slowAtCentre = await centre.simulator.status(of: slow?.hiRxno ?? "")
+        XCTAssertEqual(slowAtCentre, "1")
+
+        // Revokes: the rejected one is not at the centre (nothing to withdraw); the first is withdrawn.
+        try await centre.setFaults([])
+        let revokeSecond = try await fixture.operation(second, "revoke", .object(["reason": .string("重开")]))
+        let revokeFirst = try await fixture.operation(first, "revoke", .object(["reason": .string("开错药")]))
+        XCTAssertEqual([revokeSecond.status, revokeFirst.status], [200, 200])
+        try await waitUntil("the revoke at the centre") { try await centreState(first)?.status == .revoked }
+        let revokedAtCentre = await centre.simulator.status(of: firstNumber)
+        XCTAssertEqual(revokedAtCentre, "3", "revoked at the centre")
+        let secondAfter = try await centreState(second)
+        XCTAssertEqual(secondAfter?.status, .rejected)
+        let centreList = await centre.simulator.statusJSON()
+        XCTAssertEqual(centreList.objectFields.count, 2, "two prescriptions at the centre, each once: \(centreList.jsonText)")
+        await centre.stop()
+    }
+}
+
+/// The reference centre on a loopback port (the server of `medbus simulate rx-centre`).
+private struct CentreServer {
+    let simulator: RxCentreSimulator
+    let server: RxCentreSimulatorServer
+    let port: Int
+    private let task: Task<Void, Error>
+
+    init(port: Int, hospitalKey: SM2PublicKey, centreKey: SM2PrivateKey) async throws {
+        simulator = RxCentreSimulator()
+        server = try RxCentreSimulatorServer(apps: [RxCentreApp(appId: PrescriptionCentreTests.appId, appSecret: "S3cr3t-for-H37010200001", hospitalKey: hospitalKey)],
+                                             centreKey: centreKey, simulator: simulator, host: "127.0.0.1", port: port, logger: Logger(label: "test.rx-centre"))
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        task = Task { [server] in try await server.run { continuation.yield($0) } }
+        var iterator = ports.makeAsyncIterator()
+        self.port = await iterator.next()!
+    }
+
+    /// Through the simulator's admin route, as an operator would.
+    func setFaults(_ faults: [String]) async throws {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/_faults")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(JSONValue.object(["faults": .array(faults.map(JSONValue.string))]).jsonBytes)
+        let (_, response) = try await URLSession.shared.data(for: request)
+        XCTAssertEqual((response as? HTTPURLResponse)?.statusCode, 200)
+    }
+
+    func stop() async {
+        server.shutdown()
+        _ = try? await task.value
     }
 }

@@ -28,7 +28,8 @@ final class RxFixture: @unchecked Sendable {
     private var serverTask: Task<Void, Error>?
     let startedAt = Date()
 
-    init(sweepIntervalMilliseconds: Int = 60_000, claimLeaseMinutes: Int = 30) async throws {
+    /// - Parameter manifest: more manifest fields (a `centre:` block, TLS options).
+    init(sweepIntervalMilliseconds: Int = 60_000, claimLeaseMinutes: Int = 30, manifest extra: String = "") async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rx-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let keys = try Self.makeKeys(in: directory)
@@ -44,6 +45,7 @@ final class RxFixture: @unchecked Sendable {
                 keyId: \(hospital)-test
                 key: \(keys.key)
                 certificate: \(keys.certificate)
+            \(extra)
             """
         try manifest.write(toFile: directory + "/rx-service.yaml", atomically: true, encoding: .utf8)
         var configuration = try RxServiceConfiguration.load(path: directory + "/rx-service.yaml")
@@ -72,7 +74,7 @@ final class RxFixture: @unchecked Sendable {
     }
 
     func startServer() async throws {
-        let server = PharmacyAPIServer(service: service, host: "127.0.0.1", port: 0)
+        let server = try PharmacyAPIServer(service: service, host: "127.0.0.1", port: 0, tls: configuration.tls)
         let bound = AsyncStream<Int>.makeStream()
         serverTask = Task { try await server.run(onBound: { bound.continuation.yield($0) }) }
         for await port in bound.stream {

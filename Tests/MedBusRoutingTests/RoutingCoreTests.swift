@@ -174,6 +174,34 @@ final class RoutingCoreTests: XCTestCase {
         XCTAssertGreaterThan(counts["map@2", default: 0], 0)
     }
 
+    /// The core takes the next batch while the current one commits: a router update made while it
+    /// waits idle for records must still apply to the records that arrive after the update.
+    func testUpdateWhileIdleAppliesToTheNextRecords() async throws {
+        let cluster = try makeCluster()
+        let topics = try makeTopics(cluster)
+        let config = testConfig(cluster)
+        let core = RoutingCore(configuration: configuration(cluster, topics, maxBatch: 100), router: CopyRouter(version: "map@1", target: topics.output))
+        let running = Task { try await core.run() }
+        let producer = try KafkaProducer(config: config)
+        let first = try await producer.sendBatch(rawRecords(topic: topics.input, range: 0..<100))
+        XCTAssertEqual(first.compactMap(\.error).count, 0)
+        try await waitFor(core, "first records routed") { $0.consumed == 100 }
+        try await Task.sleep(for: .milliseconds(200))  // idle: the next batch is being waited for
+        await core.update(router: CopyRouter(version: "map@2", target: topics.output))
+        let second = try await producer.sendBatch(rawRecords(topic: topics.input, range: 100..<200))
+        XCTAssertEqual(second.compactMap(\.error).count, 0)
+        await producer.shutdown()
+        try await waitFor(core, "all inputs committed") { $0.consumed == 200 }
+        _ = await stop(core, running)
+
+        let outputs = try await readAll(config, topics: [topics.output], count: 200)
+        XCTAssertEqual(outputs.count, 200)
+        for record in outputs {
+            let index = Int(record.headers.string("medbus-message-id")!.dropFirst(4))!
+            XCTAssertEqual(record.headers.string("medbus-mapping-version"), index < 100 ? "map@1" : "map@2", "record \(index)")
+        }
+    }
+
     /// Semantics 4 and 6: produce requests fail (the transaction must abort); the core aborts,
     /// rewinds, rescans (the mock shows aborted records to read_committed consumers) and retries:
     /// every output is seen exactly once.

@@ -41,6 +41,29 @@ extension StoreTests {
             #expect(stored.payload == message.payload)
         }
 
+        /// Bulk bookkeeping: locations and acknowledgements of many messages in one write; an unknown id
+        /// is reported and changes nothing else.
+        @Test func deliveriesAreRecordedInBulk() async throws {
+            let directory = try TemporaryDirectory()
+            let store = try MessageStore.open(directory: directory.path)
+            defer { try? store.close() }
+            #expect(try await store.insert([makeMessage(id: "d-1"), makeMessage(id: "d-2"), makeMessage(id: "d-3")]) == [.inserted, .inserted, .inserted])
+
+            let missing = try await store.record([
+                Delivery(id: "d-1", kafka: .init(topic: "raw.his.h1", partition: 2, offset: 7), ack: Data("ACK-1".utf8)),
+                Delivery(id: "d-2", kafka: .init(topic: "raw.his.h1", partition: 0, offset: 8)),
+                Delivery(id: "nope", kafka: .init(topic: "raw.his.h1", partition: 0, offset: 9)),
+                Delivery(id: "d-3", ack: Data("ACK-3".utf8)),
+            ])
+            #expect(missing == ["nope"])
+            let first = try #require(try store.message(id: "d-1"))
+            #expect(first.status == .published && first.partition == 2 && first.offset == 7 && first.ackPayload == Data("ACK-1".utf8))
+            let second = try #require(try store.message(id: "d-2"))
+            #expect(second.status == .published && second.offset == 8 && second.ackPayload == nil)
+            let third = try #require(try store.message(id: "d-3"))
+            #expect(third.status == .received && third.ackPayload == Data("ACK-3".utf8))
+        }
+
         @Test func updatingAMissingRowThrowsNotFound() async throws {
             let directory = try TemporaryDirectory()
             let store = try MessageStore.open(directory: directory.path)

@@ -1,15 +1,15 @@
 import Foundation
 import GRDB
 
-/// Group commit for the saga log: the writes of many sagas that arrive while a transaction is
-/// being committed share the next one — one fsync (`synchronous=FULL`) for all of them instead
-/// of one each. Every caller still returns only after its own write is durable, so a saga's
-/// transition is committed before its next message goes out.
+/// Group commit for a store that fsyncs every transaction (`synchronous=FULL`): the writes that
+/// arrive while a transaction is being committed share the next one — one fsync for all of them
+/// instead of one each. Every caller still returns only after its own write is durable, so nothing
+/// it announces afterwards can be ahead of the store. Writes still apply one at a time, in order.
 ///
 /// Each write runs in its own savepoint: one that throws is rolled back alone and its caller
 /// gets the error; the others commit. No timer: a batch is whatever queued during the previous
 /// commit, so a lone write is not delayed.
-final class GroupCommit: @unchecked Sendable {
+public final class GroupCommit: @unchecked Sendable {
     private struct Item: Sendable {
         var body: @Sendable (Database) throws -> any Sendable
         var continuation: CheckedContinuation<any Sendable, any Error>
@@ -20,9 +20,9 @@ final class GroupCommit: @unchecked Sendable {
     private var pending: [Item] = []
     private var writing = false
 
-    init(pool: DatabasePool) { self.pool = pool }
+    public init(pool: DatabasePool) { self.pool = pool }
 
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let start = lock.withLock {
                 pending.append(Item(body: { try body($0) }, continuation: continuation))

@@ -1,12 +1,11 @@
 import Foundation
-import MedBusCore
 
 /// An HL7 v3 `MCCI_IN000002UV01` application acknowledgement, in the Chinese interoperability
 /// profile's form (OIDs 2.16.156.10011.2.5.1.x), wrapped in the request's SOAP version if it
 /// came in one. Its `detail` text is written by MedBus and never quotes the request.
-struct MCCIAcknowledgement: Sendable {
+public struct MCCIAcknowledgement: Sendable {
     /// `acknowledgement/@typeCode`.
-    enum TypeCode: String, Sendable {
+    public enum TypeCode: String, Sendable {
         /// Accepted: stored and on Kafka.
         case accept = "AA"
         /// Error: not processed now; the sender should retry.
@@ -15,24 +14,26 @@ struct MCCIAcknowledgement: Sendable {
         case reject = "AR"
     }
 
+    /// This side's device id when the acknowledged message named no receiver.
+    public static let ownDevice = "MedBus"
     static let messageIdRoot = "2.16.156.10011.2.5.1.1"
     static let interactionIdRoot = "2.16.156.10011.2.5.1.2"
     static let deviceIdRoot = "2.16.156.10011.2.5.1.3"
 
-    var typeCode: TypeCode
+    public var typeCode: TypeCode
     /// The acknowledged message's id (`targetMessage/id`).
-    var target: HL7v3Header.InstanceIdentifier?
+    public var target: HL7v3Header.InstanceIdentifier?
     /// The acknowledged message's sender, addressed as this acknowledgement's receiver.
-    var receiverDevice: String?
+    public var receiverDevice: String?
     /// This side, the acknowledged message's receiver when it named one.
-    var senderDevice: String
-    var detail: String?
-    var soap: HL7v3Header.SOAPVersion?
-    var id: String = MessageEnvelope.newID()
-    var creationTime: Date = Date()
+    public var senderDevice: String
+    public var detail: String?
+    public var soap: HL7v3Header.SOAPVersion?
+    public var id: String = UUID().uuidString.lowercased()
+    public var creationTime: Date = Date()
 
     /// Media type of an answer: that of the SOAP version, else `application/xml`.
-    static func contentType(soap: HL7v3Header.SOAPVersion?) -> String {
+    public static func contentType(soap: HL7v3Header.SOAPVersion?) -> String {
         switch soap {
         case .soap12: "application/soap+xml; charset=utf-8"
         case .soap11: "text/xml; charset=utf-8"
@@ -40,7 +41,26 @@ struct MCCIAcknowledgement: Sendable {
         }
     }
 
-    var xml: [UInt8] {
+    public init(typeCode: TypeCode, target: HL7v3Header.InstanceIdentifier?, receiverDevice: String?, senderDevice: String, detail: String? = nil, soap: HL7v3Header.SOAPVersion? = nil) {
+        self.typeCode = typeCode
+        self.target = target
+        self.receiverDevice = receiverDevice
+        self.senderDevice = senderDevice
+        self.detail = detail
+        self.soap = soap
+    }
+
+    /// The document: the acknowledgement, in a SOAP envelope when `soap` is set.
+    public var xml: [UInt8] {
+        let document = switch soap {
+        case let soap?: "<soap:Envelope xmlns:soap=\"\(soap.rawValue)\"><soap:Body>\n\(element)\n</soap:Body></soap:Envelope>"
+        case nil: element
+        }
+        return Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\(document)\n".utf8)
+    }
+
+    /// The `MCCI_IN000002UV01` element alone, for a caller that wraps it itself.
+    public var element: String {
         var ack = """
         <MCCI_IN000002UV01 xmlns="urn:hl7-org:v3" ITSVersion="XML_1.0">
         <id root="\(Self.messageIdRoot)" extension="\(escape(id))"/>
@@ -62,11 +82,7 @@ struct MCCIAcknowledgement: Sendable {
             ack += "\n<acknowledgementDetail typeCode=\"\(typeCode == .accept ? "I" : "E")\"><text value=\"\(escape(detail))\"/></acknowledgementDetail>"
         }
         ack += "\n</acknowledgement>\n</MCCI_IN000002UV01>"
-        let document = switch soap {
-        case let soap?: "<soap:Envelope xmlns:soap=\"\(soap.rawValue)\"><soap:Body>\n\(ack)\n</soap:Body></soap:Envelope>"
-        case nil: ack
-        }
-        return Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\(document)\n".utf8)
+        return ack
     }
 
     private func device(_ element: String, _ typeCode: String, _ id: String?) -> String {
@@ -82,18 +98,5 @@ struct MCCIAcknowledgement: Sendable {
         return String(format: "%04d%02d%02d%02d%02d%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
     }
 
-    private func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    private func escape(_ text: String) -> String { XMLEscaping.escape(text) }
 }

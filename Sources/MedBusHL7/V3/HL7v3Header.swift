@@ -9,35 +9,58 @@ import FoundationXML
 ///
 /// Device and patient ids are read from `id/@extension`, or, in the Chinese interoperability
 /// profile's `DSET` form, from `id/item/@extension`.
-struct HL7v3Header: Sendable, Equatable {
-    enum SOAPVersion: String, Sendable {
+public struct HL7v3Header: Sendable, Equatable {
+    public enum SOAPVersion: String, Sendable {
         case soap11 = "http://schemas.xmlsoap.org/soap/envelope/"
         case soap12 = "http://www.w3.org/2003/05/soap-envelope"
     }
 
-    struct InstanceIdentifier: Sendable, Equatable {
-        var root: String?
-        var `extension`: String?
+    public struct InstanceIdentifier: Sendable, Equatable {
+        public var root: String?
+        public var `extension`: String?
+
+        public init(root: String?, extension: String?) {
+            self.root = root
+            self.extension = `extension`
+        }
     }
 
+    /// The media type MedBus stores and publishes v3 interactions under (the `content-type` header).
+    public static let contentType = "application/hl7-v3+xml"
+    /// The namespace of HL7 v3 XML (ITS 1.0).
+    public static let namespace = "urn:hl7-org:v3"
+
     /// Root element of the interaction, e.g. `PRPA_IN201311UV02`.
-    var rootElement: String?
+    public var rootElement: String?
     /// `interactionId/@extension`.
-    var interactionId: String?
+    public var interactionId: String?
     /// The message's `id` (`@root`, `@extension`).
-    var messageId: InstanceIdentifier?
+    public var messageId: InstanceIdentifier?
     /// `sender/device/id` and `receiver/device/id`, `@extension`.
-    var senderDevice: String?
-    var receiverDevice: String?
-    var patientId: String?
-    var soap: SOAPVersion?
+    public var senderDevice: String?
+    public var receiverDevice: String?
+    public var patientId: String?
+    public var soap: SOAPVersion?
     /// Set when the XML is not well-formed; what was read before the error is kept.
-    var malformed = false
+    public var malformed = false
 
     /// The interaction: `interactionId/@extension`, else the root element's name.
-    var interaction: String? { interactionId ?? rootElement }
+    public var interaction: String? { interactionId ?? rootElement }
 
-    init(parsing bytes: [UInt8]) {
+    /// Namespace of the root element: `urn:hl7-org:v3` for an HL7 v3 interaction.
+    public var rootNamespace: String?
+
+    /// How a retransmission is recognised, whatever the transport (HTTP, SOAP):
+    /// `<sender device>|<id/@root>|<id/@extension>`; nil without a message id.
+    public var sourceMessageId: String? {
+        guard let messageId, messageId.root != nil || messageId.extension != nil else { return nil }
+        return [senderDevice ?? "", messageId.root ?? "", messageId.extension ?? ""].joined(separator: "|")
+    }
+
+    /// The Kafka key: the patient id, else the message id's extension.
+    public var kafkaKey: String? { patientId ?? messageId?.extension }
+
+    public init(parsing bytes: [UInt8]) {
         let reader = Reader()
         let parser = XMLParser(data: Data(bytes))
         parser.shouldProcessNamespaces = true
@@ -69,6 +92,7 @@ struct HL7v3Header: Sendable, Equatable {
                 }
                 guard header.rootElement == nil else { return }
                 header.rootElement = name
+                header.rootNamespace = namespaceURI
             }
             path.append(name)
             let below = path.dropFirst()
