@@ -24,7 +24,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	python3 deploy/check.py --medbus .build/debug/medbus
 	.build/debug/medbus mapping test --all
-	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) scripts/run-tests.sh
 
 # Reproduces BENCHMARKS.md.
 bench: build

@@ -52,7 +52,10 @@ let package = Package(
         // The adapter contract: store, publish with acks=all, then acknowledge; duplicates answered from the store.
         .target(
             name: "MedBusAdapterSDK",
-            dependencies: ["MedBusCore", "MedBusKafka", "MedBusStore", "MedBusTLS", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"), .product(name: "CoreMetrics", package: "swift-metrics")]
+            dependencies: [
+                "MedBusCore", "MedBusKafka", "MedBusStore", "MedBusTLS", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // OpenSSL 3 from Debian (`libssl-dev`): TLS, and the national algorithms SM2/SM3/SM4.
         .systemLibrary(
@@ -219,10 +222,7 @@ let package = Package(
         // The intermediate-table adapter as its own process (Adapters/IntermediateTable).
         .executableTarget(
             name: "medbus-adapter-table",
-            dependencies: [
-                "MedBusTableAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["MedBusTableAdapter", "MedBusAdapterSDK", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Adapters/IntermediateTable",
             exclude: ["README.md", "manifests"]
         ),
@@ -239,13 +239,19 @@ let package = Package(
         // The SOAP adapter as its own process (Adapters/WebService).
         .executableTarget(
             name: "medbus-adapter-soap",
-            dependencies: [
-                "MedBusSOAPAdapter", "MedBusAdapterSDK", "MedBusKafka", "MedBusStore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["MedBusSOAPAdapter", "MedBusAdapterSDK", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Adapters/WebService",
             exclude: ["README.md", "manifests", "samples"]
         ),
+        // The HIS and 120 adapters each as its own process (Adapters/<Kind>/: executable, manifests, README).
+        .executableTarget(name: "medbus-adapter-mllp", dependencies: ["MedBusHISAdapter", "MedBusAdapterSDK", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Adapters/HL7MLLP", exclude: ["README.md", "manifests"]),
+        .executableTarget(name: "medbus-adapter-http", dependencies: ["MedBusHTTPAdapter", "MedBusAdapterSDK", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Adapters/HTTP", exclude: ["README.md", "manifests"]),
+        .executableTarget(name: "medbus-adapter-file", dependencies: ["MedBusHISAdapter", "MedBusAdapterSDK", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Adapters/HL7File", exclude: ["README.md", "manifests"]),
+        .executableTarget(name: "medbus-adapter-dispatch", dependencies: ["MedBusDispatch", "MedBusAdapterSDK", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Adapters/Dispatch120", exclude: ["README.md", "manifests"]),
         // The vendor guide's "adapter in 30 lines" (Adapters/README.md), compiled so it cannot rot.
         .executableTarget(name: "medbus-adapter-example", dependencies: ["MedBusAdapterSDK", "MedBusCore", "MedBusKafka", "MedBusStore"], path: "Adapters/Example"),
         // Baseline for benchmarks: a plain C librdkafka producer, no Swift in the loop.
@@ -296,7 +302,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "MedBusSettlementTests", dependencies: ["MedBusSettlement", "MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MedBusSettlementTests", dependencies: ["MedBusSettlement", "MedBusInsurers", "MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusSettlementAPITests", dependencies: ["MedBusSettlementAPI", "MedBusSettlement", "MedBusInsurers", "MedBusKafka", "MedBusCore", "MedBusHTTPClient", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusRxCentreTests", dependencies: ["MedBusRxCentre", "MedBusInsurers", "MedBusCrypto", "MedBusCore", "MedBusHTTPClient", "MedBusTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MedBusInsurersTests", dependencies: ["MedBusInsurers", "MedBusKafka", "MedBusCore", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),

@@ -6,9 +6,10 @@
 
 generated file                               from
 deploy/asyncapi.yaml                         deploy/contracts.yaml + topics.yaml + site-topics.yaml
-deploy/adapters/**                           Adapters/{,destinations/,insurers/}*.yaml: the
-                                             container flavour (listen on all interfaces, peers
-                                             by service name)
+deploy/adapters/**                           the manifests `medbus serve` runs by default
+                                             (Adapters/{HL7MLLP,HTTP,Dispatch120}/manifests/*.yaml),
+                                             Adapters/{destinations,insurers}/*.yaml: the container
+                                             flavour (listen on all interfaces, peers by service name)
 deploy/kubernetes/base/configmaps.yaml       topics files, deploy/adapters/**, Mappings/**
 deploy/kubernetes/base/mappings-volume.yaml  Mappings/**: the volume that rebuilds the folder tree
 deploy/grafana/medbus-dashboard.json         PANEL_ROWS below (metric names: deploy/metrics.txt)
@@ -165,20 +166,23 @@ def asyncapi_text() -> str:
 
 # ---------------------------------------------------------------------------------------- adapters
 
-ADAPTER_FOLDERS = ("", "destinations", "insurers")
+# Adapters/<folder> → deploy/adapters/<folder>. The adapter manifests are those `medbus serve` runs by
+# default (ServeCommand.defaultAdapterFolders); in a container they lie flat in /etc/medbus/adapters.
+ADAPTER_FOLDERS = {"HL7MLLP/manifests": "", "HTTP/manifests": "", "Dispatch120/manifests": "",
+                   "destinations": "destinations", "insurers": "insurers"}
 
 
 def container_adapters() -> dict[str, str]:
-    """deploy/adapters/<relative path> → text, from the YAML files of Adapters/, Adapters/destinations/
-    and Adapters/insurers/ (manifests and the simulators' demo policies)."""
+    """deploy/adapters/<relative path> → text, from the YAML files of ADAPTER_FOLDERS (manifests and the
+    simulators' demo policies)."""
     out = {}
-    for folder in ADAPTER_FOLDERS:
+    for folder, target in ADAPTER_FOLDERS.items():
         for path in sorted((ROOT / "Adapters" / folder).glob("*.yaml")):
             original = text = path.read_text()
             for pattern, replacement in CONTAINER_REWRITES:
                 text = pattern.sub(replacement, text)
-            relative = f"{folder}/{path.name}" if folder else path.name
-            header = "# " + GENERATED_NOTE.format(source=f"Adapters/{relative}") + "\n"
+            relative = f"{target}/{path.name}" if target else path.name
+            header = "# " + GENERATED_NOTE.format(source=f"Adapters/{folder}/{path.name}") + "\n"
             if text != original:
                 header += "# Container flavour: listens on all interfaces, reaches peers by service name.\n"
             out[f"adapters/{relative}"] = header + text

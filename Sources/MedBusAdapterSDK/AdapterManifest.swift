@@ -2,7 +2,7 @@ import Foundation
 import MedBusCore
 import Yams
 
-/// One adapter instance, as an operator describes it in `Adapters/<name>.yaml`:
+/// One adapter instance, as an operator describes it in `Adapters/<Kind>/manifests/<name>.yaml`:
 ///
 /// ```yaml
 /// kind: hl7v2-mllp            # which adapter
@@ -70,7 +70,12 @@ public struct AdapterManifest: Sendable, Equatable {
     /// Every `*.yaml` / `*.yml` manifest in a folder, sorted by file name; names must be unique
     /// (see `ManifestFolder`).
     public static func loadAll(directory: String) throws -> [AdapterManifest] {
-        try ManifestFolder.loadAll(directory: directory, kind: "adapter", name: \.name, load: load(path:))
+        try loadAll(directories: [directory])
+    }
+
+    /// The manifests of several folders (`medbus serve --adapters A --adapters B`), folder by folder.
+    public static func loadAll(directories: [String]) throws -> [AdapterManifest] {
+        try ManifestFolder.loadAll(directories: directories, kind: "adapter", name: \.name, load: load(path:))
     }
 
     /// - Throws: `ManifestError` naming the file and the field.

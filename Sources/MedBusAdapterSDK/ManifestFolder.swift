@@ -1,7 +1,7 @@
 import Foundation
 
-/// The folders operators keep manifests in (`Adapters/` for adapters, `Adapters/destinations/` for outbound
-/// destinations) follow one rule: one YAML file per component, read in file-name order, names unique. It lives
+/// The folders operators keep manifests in (`Adapters/<Kind>/manifests/` for adapters, `Adapters/destinations/`
+/// for outbound destinations) follow one rule: one YAML file per component, read in file-name order, names unique. It lives
 /// here once so the two folders cannot drift apart.
 public enum ManifestFolder {
     /// Loads every `*.yaml` / `*.yml` file in `directory`, sorted by file name, with `load(path)`. A missing or
@@ -18,9 +18,21 @@ public enum ManifestFolder {
         name: (Manifest) -> String,
         load: (_ path: String) throws -> Manifest
     ) throws -> [Manifest] {
-        let paths = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-            .map { (directory as NSString).appendingPathComponent($0) }
+        try loadAll(directories: [directory], kind: kind, name: name, load: load)
+    }
+
+    /// The same for several folders, folder by folder; names are unique across all of them.
+    public static func loadAll<Manifest>(
+        directories: [String],
+        kind: String,
+        name: (Manifest) -> String,
+        load: (_ path: String) throws -> Manifest
+    ) throws -> [Manifest] {
+        let paths = directories.flatMap { directory in
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+                .map { (directory as NSString).appendingPathComponent($0) }
+        }
         // Every file is loaded before names are compared, so a broken file is reported before a duplicate.
         let manifests = try paths.map(load)
         var seen: [String: String] = [:]

@@ -16,7 +16,7 @@ import MedBusHTTPServer
 /// listener without it), `retryAfterSeconds` (5), `vitalSigns` (the vital-sign table, default
 /// `Mappings/dispatch/vital-signs.csv`), and TLS for the TCP listener as for MLLP: `tlsCertificate`,
 /// `tlsKey`, `tlsClientCA`, `tlsClientCertificate` (`required` / `optional` / `none`).
-public final class DispatchAdapter: Sendable {
+public final class DispatchAdapter: RunnableAdapter {
     public static let kind = "dispatch-120"
     public static let defaultVitalSigns = "Mappings/dispatch/vital-signs.csv"
 

@@ -21,7 +21,7 @@ import MedBusHL7
 /// `pollMilliseconds` (1000), `settleMilliseconds` (500: a file modified more recently is still
 /// being written; writers that rename a finished file into the folder need none), `maxFileBytes`
 /// (64 MiB), `maxMessageBytes` (1 MiB).
-public final class HL7FileAdapter: Sendable {
+public final class HL7FileAdapter: RunnableAdapter {
     public static let kind = "hl7v2-file"
 
     public let manifest: AdapterManifest

@@ -14,7 +14,7 @@ import MedBusTLS
 /// ERR and is kept in the store as `rejected`; a message that is stored but not yet on Kafka gets
 /// AE/CE (table 0357 code 207), so the sender retransmits it and nothing is lost. A retransmission
 /// (same sending facility and MSH-10) gets the first ACK again and is not published twice.
-public final class HL7MLLPAdapter: Sendable {
+public final class HL7MLLPAdapter: RunnableAdapter {
     public static let kind = "hl7v2-mllp"
 
     public let manifest: AdapterManifest

@@ -21,7 +21,7 @@ import MedBusTLS
 /// sent with 503), and TLS as for every listener (`AdapterManifest.tlsConfiguration()`): with
 /// client certificates required, a request whose certificate does not name the manifest's sender
 /// is refused with 403 and kept as `rejected`.
-public final class HTTPHISAdapter: Sendable {
+public final class HTTPHISAdapter: RunnableAdapter {
     public static let kind = "http-his"
 
     public let manifest: AdapterManifest

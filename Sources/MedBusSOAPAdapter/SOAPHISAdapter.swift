@@ -17,7 +17,7 @@ import MedBusHTTPServer
 /// `wsSecurityUsers` (a `username:password` file: every request must then carry a valid
 /// UsernameToken) with `wsSecurityWindowSeconds` (default 300); `publicURL` (the WSDL's address
 /// when callers reach the listener through a proxy); TLS as for every listener.
-public final class SOAPHISAdapter: Sendable {
+public final class SOAPHISAdapter: RunnableAdapter {
     public static let kind = "soap-his"
     public static let defaultPath = "/services/HIPMessageService"
 

@@ -161,7 +161,9 @@ final class SagaDriver {
             // The platform may have settled: reverse before trying again, never settle twice.
             try await reverse(pending, reason: "timeout-2207")
         case .commercialClaim where configuration.commercialFallback == .queueClaim && pending.attempt >= configuration.maxAttempts:
-            try await commercialUnavailable(reason: "timeout", insurerReason: nil)
+            // The insurer may have approved and only its reply was lost or is late: reverse the
+            // claim before the patient pays its share, or the share would be paid twice.
+            try await begin(.commercialReversal, reason: "timeout-claim")
         case _ where pending.step.isCompensation || pending.step == .commercialClaim:
             try await resend(pending, reason: "retry")
         default:
@@ -263,6 +265,10 @@ final class SagaDriver {
 
     private func applyCommercial(_ reply: CommercialMessages.Reply, to pending: SagaRecord.PendingRequest) async throws {
         logger.debug("commercial reply", metadata: ["step": "\(pending.step.rawValue)", "msgid": "\(pending.msgid)", "status": "\(reply.status.rawValue)"])
+        if pending.step == .commercialReversal && saga.ending == nil {
+            try await unansweredClaimReversed(reply, pending: pending)
+            return
+        }
         if pending.step == .commercialReversal {
             saga.commercial?.status = .cancelled
             try await compensationDone(.commercialReversal, reply: nil)
@@ -281,6 +287,21 @@ final class SagaDriver {
         case .reversed:
             logger.warning("unexpected reversal reply to a claim", metadata: ["msgid": "\(pending.msgid)"])
         }
+    }
+
+    /// The reversal sent after the last claim timeout (no `ending`: not a cancel or a failure) is
+    /// answered. `reversed` (with 0.00 when the claim never arrived) means the insurer's book holds
+    /// nothing for this visit, so the patient pays the share; a late approval of the claim's msgid
+    /// is ignored from here on (it is no longer the outstanding request). Any other answer is no
+    /// proof: the same reversal is sent again after the compensation back-off.
+    private func unansweredClaimReversed(_ reply: CommercialMessages.Reply, pending: SagaRecord.PendingRequest) async throws {
+        guard reply.status == .reversed else {
+            logger.warning("claim reversal not confirmed; will re-send", metadata: ["msgid": "\(pending.msgid)", "status": "\(reply.status.rawValue)"])
+            arm(.timeout(msgid: pending.msgid, attempt: pending.attempt), after: timeout(for: pending))
+            return
+        }
+        logger.info("unanswered claim reversed", metadata: ["msgid": "\(pending.msgid)", "reversedAmount": "\(reply.approvedAmount)"])
+        try await commercialUnavailable(reason: "timeout", insurerReason: nil)
     }
 
     /// The insurer declined or did not answer: the patient pays its share now, and a claim is

@@ -4,8 +4,8 @@
 /// sent (or is about to be re-sent after a restart) and the saga waits for its reply. The forward
 /// path is `received → person-lookup (1101) → [registration (2201 outpatient / 2401 admission,
 /// when the request has no mdtrt_id)] → fee-upload (2204) → pre-settled (2206) → settled (2207)
-/// → commercial-claim → completed`; the compensation states undo what was done before `failed`
-/// or `cancelled`.
+/// → commercial-claim → [commercial-reversal, when the claim got no answer] → completed`; the
+/// compensation states undo what was done before `failed` or `cancelled`.
 public enum SettlementState: String, Codable, Sendable, CaseIterable {
     case received
     case personLookup = "person-lookup"

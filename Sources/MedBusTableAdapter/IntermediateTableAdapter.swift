@@ -12,7 +12,7 @@ import MedBusAdapterSDK
 /// from the message store, so none is published twice. With `onUpdate: republish`, a row whose
 /// `versionColumn` changed after publication is published again (source message id
 /// `<name>:<id>@<version>`); with `ignore`, a row is published once (`<name>:<id>`).
-public final class IntermediateTableAdapter: Sendable {
+public final class IntermediateTableAdapter: RunnableAdapter {
     public static let kind = "intermediate-table"
 
     public let manifest: AdapterManifest

@@ -14,7 +14,7 @@ struct AdapterCommand: AsyncParsableCommand {
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the adapter of one manifest (Adapters/*.yaml) until SIGINT/SIGTERM.",
+            abstract: "Run the adapter of one manifest (Adapters/<Kind>/manifests/*.yaml) until SIGINT/SIGTERM.",
             discussion: "It uses --brokers, or the embedded cluster of a `medbus serve` on the same --data-dir."
         )
         @OptionGroup var kafka: KafkaOptions

@@ -63,9 +63,7 @@ final class AdapterHost: Sendable {
             for adapter in adapters {
                 group.addTask {
                     try await adapter.run { port in
-                        let place = adapter.manifest.kind == IntermediateTableAdapter.kind ? "polling into \((try? adapter.manifest.rawTopic) ?? "")"
-                            : adapter.manifest.options["directory"].map { "watching \($0)" } ?? "listening on \(adapter.manifest.host):\(port)"
-                        print("Adapter \(adapter.manifest.name) (\(adapter.manifest.kind)) \(place)")
+                        print(AdapterProcess.boundLine(adapter.manifest, port: port))
                         fflush(nil)
                     }
                 }
@@ -78,17 +76,3 @@ final class AdapterHost: Sendable {
         adapters.forEach { $0.shutdown() }
     }
 }
-
-/// What the host needs of an adapter, whatever its protocol.
-protocol RunnableAdapter: Sendable {
-    var manifest: AdapterManifest { get }
-    func run(onBound: @escaping @Sendable (Int) -> Void) async throws
-    func shutdown()
-}
-
-extension HL7MLLPAdapter: RunnableAdapter {}
-extension HTTPHISAdapter: RunnableAdapter {}
-extension SOAPHISAdapter: RunnableAdapter {}
-extension IntermediateTableAdapter: RunnableAdapter {}
-extension HL7FileAdapter: RunnableAdapter {}
-extension DispatchAdapter: RunnableAdapter {}

@@ -35,8 +35,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Topics to create at start (see deploy/topics.yaml).")
     var topics: String = "deploy/topics.yaml"
 
-    @Option(help: "Folder of adapter manifests (*.yaml); every one is run.")
-    var adapters: String = "Adapters"
+    @Option(help: "Folder of adapter manifests (*.yaml); every one is run. Repeatable; names are unique across folders.")
+    var adapters: [String] = Self.defaultAdapterFolders
+
+    /// The shipped examples that need nothing outside MedBus (`make run`): HL7 v2 over MLLP, HTTP, 120 dispatch.
+    /// Each adapter kind keeps its manifests in `Adapters/<Kind>/manifests/`.
+    static let defaultAdapterFolders = ["Adapters/HL7MLLP/manifests", "Adapters/HTTP/manifests", "Adapters/Dispatch120/manifests"]
 
     @Option(help: "Folder of outbound destination manifests (*.yaml); every one is run.")
     var destinations: String = "Adapters/destinations"
@@ -62,7 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
         let destinationManifests: [DestinationManifest]
         do {
             topicSpecs = FileManager.default.fileExists(atPath: topics) ? try TopicsFile.load(path: topics) : []
-            manifests = try AdapterManifest.loadAll(directory: adapters)
+            manifests = try AdapterManifest.loadAll(directories: adapters)
             destinationManifests = try DestinationManifest.loadAll(directory: destinations)
         } catch {
             throw CommandFailure("\(error)")

@@ -5,23 +5,26 @@ import XCTest
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// The `medbus` executable built beside the test bundle.
-let medbusExecutable: URL = {
-    let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
-    for directory in candidates where FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("medbus").path) {
-        return directory.appendingPathComponent("medbus")
-    }
-    return packageRoot.appendingPathComponent(".build/debug/medbus")
-}()
+let medbusExecutable = builtExecutable("medbus")
 
-/// A running `medbus` process whose output is collected as it arrives.
+/// An executable of this package (`medbus`, `medbus-adapter-mllp`…) built beside the test bundle.
+func builtExecutable(_ name: String) -> URL {
+    let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
+    for directory in candidates where FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent(name).path) {
+        return directory.appendingPathComponent(name)
+    }
+    return packageRoot.appendingPathComponent(".build/debug/\(name)")
+}
+
+/// A running `medbus` (or other `executable`) process whose output is collected as it arrives.
 final class MedBusProcess: @unchecked Sendable {
     let process = Process()
     private let lock = NSLock()
     private var out = Data()
     private var err = Data()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = medbusExecutable
+    init(_ arguments: [String], executable: URL = medbusExecutable, environment: [String: String] = [:]) throws {
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = packageRoot
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

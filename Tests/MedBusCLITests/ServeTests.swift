@@ -12,6 +12,11 @@ final class ServeTests: XCTestCase {
         try serve.waitForOutput { $0.contains("Store:") }
         let bootstrap = try XCTUnwrap(serve.stdout.split(separator: "\n").first { $0.hasPrefix("Kafka bootstrap: ") }?
             .dropFirst("Kafka bootstrap: ".count).split(separator: " ").first.map(String.init))
+        // The default adapters (`make run`): the manifests of Adapters/HL7MLLP, Adapters/HTTP and Adapters/Dispatch120.
+        try serve.waitForOutput { output in
+            ["Adapter his-h37010200001 (hl7v2-mllp) listening on 127.0.0.1:2575", "Adapter http-h37010200001 (http-his) listening on 127.0.0.1:8090",
+             "Adapter dispatch-jn120 (dispatch-120) listening on 127.0.0.1:7120"].allSatisfy(output.contains)
+        }
 
         // The standard topics of deploy/topics.yaml exist with their partition counts.
         let list = try medbus(["topics", "list", "--data-dir", dataDir])

@@ -85,16 +85,22 @@ func waitFor(_ orchestrator: SettlementOrchestrator, _ id: String, _ state: Sett
 
 /// Every record of `topic` until `count` records and a quiet second.
 func readTopic(_ cluster: EmbeddedKafkaCluster, _ topic: String, count: Int, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {
-    let consumer = try KafkaConsumer(config: testConfig(cluster), groupID: "verify-\(UUID().uuidString.prefix(8))", topics: [topic])
-    var records: [KafkaConsumerMessage] = []
+    try await readTopics(cluster, [topic: count], timeout: timeout)[topic, default: []]
+}
+
+/// Every record of each topic, read with one consumer (one group join), until each has its
+/// minimum count and a quiet second follows.
+func readTopics(_ cluster: EmbeddedKafkaCluster, _ minimum: [String: Int], timeout: Duration = .seconds(30)) async throws -> [String: [KafkaConsumerMessage]] {
+    let consumer = try KafkaConsumer(config: testConfig(cluster), groupID: "verify-\(UUID().uuidString.prefix(8))", topics: Array(minimum.keys))
+    var records: [String: [KafkaConsumerMessage]] = [:]
     let deadline = ContinuousClock.now + timeout
     var quietUntil: ContinuousClock.Instant?
     while ContinuousClock.now < deadline {
-        if records.count >= count {
+        if minimum.allSatisfy({ records[$0.key, default: []].count >= $0.value }) {
             if quietUntil == nil { quietUntil = .now + .seconds(1) }
             if ContinuousClock.now >= quietUntil! { break }
         }
-        records += try await consumer.nextBatch(maxCount: 1000, within: .milliseconds(300))
+        for record in try await consumer.nextBatch(maxCount: 1000, within: .milliseconds(300)) { records[record.topic, default: []].append(record) }
     }
     await consumer.close()
     return records

@@ -10,9 +10,9 @@ import XCTest
 /// Afterwards every row is on the topic exactly once as first published, in id order per key, and
 /// every updated row exactly once more with its new content.
 ///
-/// CI runs 3,000 rows; `MEDBUS_TABLE_KILL_ROWS=10000` runs the full load (see the README).
+/// CI runs the full 10,000 rows; `MEDBUS_TABLE_KILL_ROWS=N` changes it (see the README).
 final class PostgresKillTests: XCTestCase {
-    static let rows = ProcessInfo.processInfo.environment["MEDBUS_TABLE_KILL_ROWS"].flatMap(Int.init) ?? 3_000
+    static let rows = ProcessInfo.processInfo.environment["MEDBUS_TABLE_KILL_ROWS"].flatMap(Int.init) ?? 10_000
     static let writers = 4
     static let kills = 5
     static let updates = 100
