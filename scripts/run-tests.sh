@@ -10,7 +10,7 @@ status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ]; then
     echo
     echo "== failing tests (from $log) =="
-    grep -E ": error: |' failed \(|✘ |Fatal error|Exited with (signal|unexpected)" "$log" | tail -40
+    grep -E ": error: |' failed \(|✘ |Fatal error|Exited with (signal|unexpected)" "$log" | grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -40
     echo "== swift test exited $status =="
 fi
 exit "$status"

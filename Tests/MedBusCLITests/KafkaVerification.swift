@@ -43,3 +43,47 @@ func rawRecord(topic: String, key: String, id: String, hl7: String, type: String
         KafkaHeader(key: "medbus-received-at", string: "2025-01-15T10:30:45.000+08:00"),
     ])
 }
+
+/// Counts a topic's committed records in the background (one read_committed consumer for the
+/// whole test), so a test can wait until a process has made progress before it acts on it.
+final class CommittedProgress: Sendable {
+    private let consumer: KafkaConsumer
+    private let counted = CommittedCount()
+    private let reader: Task<Void, Error>
+
+    init(topic: String, bootstrap: String) throws {
+        let consumer = try KafkaConsumer(config: KafkaConfig(bootstrapServers: bootstrap, properties: ["isolation.level": "read_committed"]),
+                                         groupID: "progress-\(UUID().uuidString.prefix(8))", topics: [topic])
+        let counted = counted
+        self.consumer = consumer
+        reader = Task {
+            while true {
+                let batch = try await consumer.nextBatch(maxCount: 5_000)
+                if batch.isEmpty { return }
+                await counted.add(batch.count)
+            }
+        }
+    }
+
+    var count: Int { get async { await counted.value } }
+
+    /// Waits until more than `seen` records are committed; false after `timeout`.
+    func wait(beyond seen: Int, timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await counted.value > seen { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    func close() async {
+        await consumer.close()
+        _ = try? await reader.value
+    }
+}
+
+private actor CommittedCount {
+    var value = 0
+    func add(_ n: Int) { value += n }
+}
