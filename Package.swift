@@ -130,7 +130,7 @@ let package = Package(
         .target(
             name: "MedBusOutbound",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK", "MedBusHTTPClient",
+                "MedBusKafka", "MedBusCore", "MedBusHL7", "MedBusMLLP", "MedBusAdapterSDK", "MedBusHTTPClient", "MedBusTLS",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,8 +156,10 @@ let package = Package(
         .target(
             name: "MedBusHTTPClient",
             dependencies: [
+                "MedBusTLS",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -170,7 +172,7 @@ let package = Package(
             dependencies: ["MedBusSettlement", "MedBusCore", "MedBusHTTPServer", "MedBusTLS", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         // The insurance e-prescription centre: the SM4/SM2 envelope and the hospital-side client (upload pre-check, upload, revoke).
-        .target(name: "MedBusRxCentre", dependencies: ["MedBusCrypto", "MedBusCore", "MedBusHTTPClient"]),
+        .target(name: "MedBusRxCentre", dependencies: ["MedBusCrypto", "MedBusCore", "MedBusHTTPClient", "MedBusTLS"]),
         // E-prescription circulation: issue (SM3/SM2-signed), pharmacy API (HTTP with mTLS callers, Kafka commands), lifecycle in SQLite, forwarding to the insurance prescription centre.
         .target(
             name: "MedBusPrescription",
@@ -185,7 +187,7 @@ let package = Package(
         .target(
             name: "MedBusInsurers",
             dependencies: [
-                "MedBusKafka", "MedBusCore", "MedBusHTTPClient", "MedBusHTTPServer", "MedBusCrypto", "MedBusRxCentre",
+                "MedBusKafka", "MedBusCore", "MedBusHTTPClient", "MedBusHTTPServer", "MedBusCrypto", "MedBusRxCentre", "MedBusTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -293,6 +295,15 @@ let package = Package(
         .testTarget(name: "MedBusMappingTests", dependencies: ["MedBusMapping", "MedBusHL7", "MedBusCore"]),
         .testTarget(name: "MedBusRegistryTests", dependencies: ["MedBusRegistry", "MedBusKafka"]),
         .testTarget(name: "MedBusRoutingTests", dependencies: ["MedBusRouting", "MedBusKafka", "MedBusCore", .product(name: "Logging", package: "swift-log")]),
+        // Outbound TLS (MedBusTLS's client side) end to end: MLLP destinations, HTTPS, the NHSA adapter, Python's ssl.
+        .testTarget(
+            name: "MedBusTLSClientTests",
+            dependencies: [
+                "MedBusTLS", "MedBusHTTPClient", "MedBusOutbound", "MedBusMLLP", "MedBusInsurers", "MedBusKafka", "MedBusHL7", "MedBusCore",
+                "MedBusTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "MedBusOutboundTests", dependencies: ["MedBusOutbound", "MedBusKafka", "MedBusHL7", "MedBusAdapterSDK", "MedBusTestSupport"]),
         .testTarget(
             name: "MedBusDispatchTests",

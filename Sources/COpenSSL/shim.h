@@ -34,4 +34,9 @@ static inline unsigned long medbus_XN_FLAG_RFC2253(void) {
     return XN_FLAG_RFC2253;
 }
 
+/// `SSL_set_tlsext_host_name`: the server name sent in the ClientHello (SNI); 1 on success.
+static inline int medbus_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
 #endif

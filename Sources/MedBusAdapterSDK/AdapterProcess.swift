@@ -48,14 +48,14 @@ public enum AdapterProcess {
     }
 
     /// Runs the adapter of one manifest of `kind` as this process until SIGINT/SIGTERM: loads the
-    /// manifest, opens the message store in `dataDirectory` (`medbus.sqlite`), settles the messages a
+    /// manifest, opens the message store in `dataDirectory` (`medbus.sqlite`, synced as `storeSync`), settles the messages a
     /// crash left in doubt, serves, then lets the messages in flight finish.
     ///
     /// - Parameter makeAdapter: builds the adapter of the loaded manifest over the process's ingest.
     /// - Throws: `ManifestError` for an unreadable or invalid manifest or one of another kind; what
     ///   `makeAdapter` throws for invalid options; store and Kafka errors.
     public static func run(
-        manifestPath: String, kind: String, brokers: String, kafkaOptions: [String], dataDirectory: String,
+        manifestPath: String, kind: String, brokers: String, kafkaOptions: [String], dataDirectory: String, storeSync: StoreSync = .full,
         makeAdapter: (AdapterManifest, DurableIngest) throws -> any RunnableAdapter
     ) async throws {
         bootstrapLogging()
@@ -64,7 +64,7 @@ public enum AdapterProcess {
             throw ManifestError(file: manifestPath, message: "kind is '\(manifest.kind)'; this program runs kind \(kind)")
         }
         let config = DurableIngest.producerConfig(KafkaConfig(bootstrapServers: brokers, properties: try KafkaConfig.parseProperties(kafkaOptions)))
-        let store = try MessageStore.open(directory: dataDirectory)
+        let store = try MessageStore.open(directory: dataDirectory, sync: storeSync)
         let producer = try KafkaProducer(config: config)
         let ingest = DurableIngest(store: store, producer: producer)
         let adapter: any RunnableAdapter

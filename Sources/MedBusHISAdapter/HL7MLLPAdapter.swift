@@ -11,7 +11,8 @@ import MedBusTLS
 /// Per message: parse (charset from MSH-18), check the header, then `DurableIngest` — stored,
 /// on `raw.his.<hospital>` keyed by patient id (PID-3), acknowledged by Kafka — and only then the
 /// positive ACK (AA, or CA in enhanced mode). Anything else gets a negative ACK with a specific
-/// ERR and is kept in the store as `rejected`; a message that is stored but not yet on Kafka gets
+/// ERR and is kept in the store as `rejected` (AR/CR for a sender whose client certificate or MSH-4 is not
+/// the adapter's hospital); a message that is stored but not yet on Kafka gets
 /// AE/CE (table 0357 code 207), so the sender retransmits it and nothing is lost. A retransmission
 /// (same sending facility and MSH-10) gets the first ACK again and is not published twice.
 public final class HL7MLLPAdapter: RunnableAdapter {
@@ -24,10 +25,10 @@ public final class HL7MLLPAdapter: RunnableAdapter {
         var logger = logger
         logger[metadataKey: "adapter"] = "\(manifest.name)"
         let maxMessageBytes = try manifest.intOption("maxMessageBytes", default: 1 << 20)
-        let intake = try HL7Intake(manifest: manifest, maxMessageBytes: maxMessageBytes, ingest: ingest, logger: logger)
         let tls = try manifest.tlsConfiguration()
         // With client certificates, a connection may only send as the hospital the adapter serves.
-        let requiredCommonName = manifest.requiredClientCommonName(tls)
+        let intake = try HL7Intake(manifest: manifest, maxMessageBytes: maxMessageBytes, requiredSender: manifest.requiredClientCommonName(tls),
+                                   ingest: ingest, logger: logger)
         self.manifest = manifest
         self.server = MLLPServer(
             configuration: MLLPServer.Configuration(
@@ -37,10 +38,7 @@ public final class HL7MLLPAdapter: RunnableAdapter {
             ),
             logger: logger
         ) { unit, peer in
-            if let requiredCommonName, peer.certificateCommonName != requiredCommonName {
-                return await intake.refuse(unit, reason: "client certificate does not identify sender \(requiredCommonName)")
-            }
-            return await intake.handle(unit)
+            await intake.handle(unit, certificateCommonName: peer.certificateCommonName)
         }
     }
 

@@ -26,7 +26,8 @@ public enum HL7AckLevel: Hashable, Sendable {
 /// received MSH-5/6 and MSH-3/4; MSH-9 is `ACK^<trigger>^ACK`; MSH-10 is a new control id; MSA-2 is the
 /// received MSH-10; each issue becomes one ERR segment: ERR-2 the location (ERL:
 /// `segment^sequence^field^repetition^component^sub-component`), ERR-3 the table 0357 code as CWE
-/// (`101^Required field missing^HL70357`), ERR-4 the severity, ERR-7 the diagnostic. For v2.3 and v2.4,
+/// (`101^Required field missing^HL70357`), ERR-4 the severity, ERR-5 the application error code (if any),
+/// ERR-7 the diagnostic, ERR-8 the user message (if any). For v2.3 and v2.4,
 /// whose receivers know only ERR-1, ERR-1 (ELD: `segment^sequence^field^code&text&HL70357`) is filled too.
 public struct HL7AckBuilder: Sendable {
     /// Makes MSH-10 of each ACK. The default is 20 random hex digits (MSH-10 allows 20 characters in v2.3).
@@ -49,15 +50,15 @@ public struct HL7AckBuilder: Sendable {
     /// The ACK for a parsed message.
     ///
     /// The code follows from `issues`: no issue of severity error → accept (AA/CA); an error with a table
-    /// 0357 code 200–203 (unsupported message type, event, processing id or version) → reject (AR/CR);
-    /// any other error → error (AE/CE). Warnings and information travel in ERR without changing the code.
+    /// 0357 code 200–203 (unsupported message type, event, processing id or version), or another issue marked
+    /// `rejectsMessage` → reject (AR/CR); any other error → error (AE/CE). Warnings and information travel in ERR without changing the code.
     ///
     /// - Returns: nil when the sender asked not to get this ACK: in enhanced mode MSH-15 (for `.commit`) or
     ///   MSH-16 (for `.application`) is `NE`, or `ER` on success, or `SU` on failure.
     public func acknowledge(_ message: HL7Message, issues: [HL7Issue] = [], level: HL7AckLevel = .commit) -> HL7Message? {
         let errors = issues.filter { $0.severity == .error }
         let accepted = errors.isEmpty
-        let rejected = errors.contains { $0.code.rejectsMessage }
+        let rejected = errors.contains { $0.rejectsMessage }
         let msh = message.msh
         let enhanced = msh.acceptAckType != nil || msh.applicationAckType != nil
         let code: HL7AckCode
@@ -149,7 +150,13 @@ public struct HL7AckBuilder: Sendable {
             setERR([3, 0, 1], issue.code.text)
             setERR([3, 0, 2], "HL70357")
             setERR([4], issue.severity.rawValue)
+            if let application = issue.applicationError {
+                setERR([5, 0, 0], application.identifier)
+                setERR([5, 0, 1], application.text)
+                setERR([5, 0, 2], application.codingSystem)
+            }
             setERR([7], issue.diagnostic)
+            setERR([8], issue.userMessage)
         }
         return ack
     }

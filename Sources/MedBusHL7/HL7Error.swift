@@ -78,6 +78,20 @@ public struct HL7ErrorLocation: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A receiver-defined error code for ERR-5 (`identifier^text^coding system`), for conditions HL7 table 0357
+/// has no code for; the coding system is a local one (`99zzz`, HL7 table 0396).
+public struct HL7ApplicationError: Hashable, Sendable {
+    public var identifier: String
+    public var text: String
+    public var codingSystem: String
+
+    public init(identifier: String, text: String, codingSystem: String = "99MEDBUS") {
+        self.identifier = identifier
+        self.text = text
+        self.codingSystem = codingSystem
+    }
+}
+
 /// One finding about a message, as a validator reports it and an ACK carries it in an ERR segment.
 public struct HL7Issue: Hashable, Sendable, CustomStringConvertible {
     public var code: HL7ErrorCode
@@ -85,12 +99,25 @@ public struct HL7Issue: Hashable, Sendable, CustomStringConvertible {
     public var location: HL7ErrorLocation?
     /// Free text for ERR-7 (diagnostic information). Never put message contents here.
     public var diagnostic: String?
+    /// ERR-5, the receiver's own error code (CWE, v2.5+) where table 0357 has none that fits.
+    public var applicationError: HL7ApplicationError?
+    /// ERR-8, text for the sending system's operators (v2.5+). Never put message contents here.
+    public var userMessage: String?
+    /// Whether the ACK is a reject (AR/CR) rather than an error (AE/CE). By default only for the header
+    /// codes 200–203 (HL7 v2.5 §2.9.2.1: message type, event, processing id or version not taken here).
+    public var rejectsMessage: Bool
 
-    public init(code: HL7ErrorCode, severity: HL7Severity = .error, location: HL7ErrorLocation? = nil, diagnostic: String? = nil) {
+    public init(
+        code: HL7ErrorCode, severity: HL7Severity = .error, location: HL7ErrorLocation? = nil, diagnostic: String? = nil,
+        applicationError: HL7ApplicationError? = nil, userMessage: String? = nil, rejectsMessage: Bool? = nil
+    ) {
         self.code = code
         self.severity = severity
         self.location = location
         self.diagnostic = diagnostic
+        self.applicationError = applicationError
+        self.userMessage = userMessage
+        self.rejectsMessage = rejectsMessage ?? code.rejectsMessage
     }
 
     public var description: String {

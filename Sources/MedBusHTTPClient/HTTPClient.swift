@@ -1,3 +1,5 @@
+import Logging
+import MedBusTLS
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -10,6 +12,11 @@ import NIOPosix
 /// open more connections. A request that times out closes its connection, because a late
 /// response would otherwise answer the next request on it.
 ///
+/// `https` endpoints are reached over TLS (`MedBusTLS`'s client side): the server's certificate
+/// is verified against `tls`'s CA file, or the system trust store when none is given, and
+/// against the URL's host (or `serverName`); the request is written only after the handshake
+/// succeeded, so a TLS failure (`HTTPClientError.tls`) means nothing was sent.
+///
 /// Failures say whether the request may have reached the server (`HTTPClientError.mayHaveBeenSent`):
 /// a caller that must never do something twice (a settlement, say) treats those as "outcome
 /// unknown", not as "try again".
@@ -20,16 +27,39 @@ public final class HTTPClient: Sendable {
 
     private let group: EventLoopGroup
     private let idle = NIOLockedValueBox<[Channel]>([])
+    /// For `https` endpoints: the TLS client context, or why it could not be made.
+    private let tls: Result<TLSClientContext, TLSError>?
+    private let logger: Logger
 
-    public init(endpoint: HTTPEndpoint, maxResponseBytes: Int = 16 << 20, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    /// - Parameter tls: for an `https` endpoint; nil there means the system trust store and no
+    ///   client certificate. Ignored for `http`.
+    public init(endpoint: HTTPEndpoint, tls: TLSClientContext? = nil, maxResponseBytes: Int = 16 << 20,
+                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "medbus.http-client")) {
         self.endpoint = endpoint
         self.maxResponseBytes = maxResponseBytes
         self.group = group
+        self.logger = logger
+        switch (endpoint.usesTLS, tls) {
+        case (false, _): self.tls = nil
+        case (true, let tls?): self.tls = .success(tls)
+        case (true, nil): self.tls = Result { () throws(TLSError) in try Self.makeContext(TLSClientConfiguration()) }
+        }
     }
 
-    /// - Throws: `HTTPEndpoint.Error` for anything but an `http://host[:port]/path` URL.
-    public convenience init(url: String, maxResponseBytes: Int = 16 << 20, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
-        self.init(endpoint: try HTTPEndpoint(url), maxResponseBytes: maxResponseBytes, group: group)
+    /// - Parameter tls: for an `https` URL (see `init(endpoint:tls:…)`).
+    /// - Throws: `HTTPEndpoint.Error` for anything but an `http(s)://host[:port]/path` URL;
+    ///   `TLSError` when the TLS files do not load.
+    public convenience init(url: String, tls: TLSClientConfiguration? = nil, maxResponseBytes: Int = 16 << 20,
+                            group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+        let endpoint = try HTTPEndpoint(url)
+        let context = try endpoint.usesTLS ? tls.map(Self.makeContext) : nil
+        self.init(endpoint: endpoint, tls: context, maxResponseBytes: maxResponseBytes, group: group)
+    }
+
+    private static func makeContext(_ configuration: TLSClientConfiguration) throws(TLSError) -> TLSClientContext {
+        do { return try configuration.makeContext() } catch let error as TLSError { throw error } catch {
+            throw .openSSLFailure(operation: "loading the TLS client configuration", openSSL: "\(error)")
+        }
     }
 
     /// Sends `request` and waits for the whole response, for at most `timeout` (connecting included).
@@ -91,10 +121,19 @@ public final class HTTPClient: Sendable {
                     try sync.addHandler(HTTPExchangeHandler())
                 }
             }
+        let channel: Channel
         do {
-            return try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
+            channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
         } catch {
             throw .cannotConnect("\(endpoint): \(Self.describe(error))")
+        }
+        guard let tls else { return channel }
+        do throws(TLSError) {
+            _ = try await channel.startTLS(try tls.get(), host: endpoint.host, deadline: deadline, logger: logger)
+            return channel
+        } catch {
+            channel.close(promise: nil)
+            throw .tls(error)
         }
     }
 
@@ -141,13 +180,17 @@ public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
     case timedOut(Duration)
     /// The server closed the connection before its response was complete.
     case connectionClosed
+    /// The TLS handshake failed (untrusted or expired certificate, wrong name, timeout): nothing was sent.
+    case tls(TLSError)
     case responseTooLarge(Int)
     case failed(String)
 
     /// Whether the server may have received (and acted on) the request.
     public var mayHaveBeenSent: Bool {
-        if case .cannotConnect = self { return false }
-        return true
+        switch self {
+        case .cannotConnect, .tls: false
+        default: true
+        }
     }
 
     public var description: String {
@@ -155,6 +198,7 @@ public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
         case .cannotConnect(let reason): "cannot connect to \(reason)"
         case .timedOut(let timeout): "no response within \(timeout); connection closed"
         case .connectionClosed: "connection closed before the response was complete"
+        case .tls(let error): "\(error); nothing sent"
         case .responseTooLarge(let limit): "response larger than \(limit) bytes"
         case .failed(let reason): "request failed: \(reason)"
         }

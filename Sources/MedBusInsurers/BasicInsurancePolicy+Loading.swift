@@ -66,14 +66,23 @@ extension BasicInsurancePolicy {
     }
 
     private static func insutypeRules(_ field: YAMLFields) throws -> InsutypeRules {
-        try field.checkKeys(["name", "poolingFund", "deductible", "poolingRatio", "annualPoolingCap", "seriousIllness"])
+        try field.checkKeys(["name", "poolingFund", "deductible", "poolingRatio", "annualPoolingCap", "seriousIllness", "inpatient"])
         return InsutypeRules(
             name: try field.required("name").string(),
             poolingFund: try field.required("poolingFund").string(),
             deductible: try byLevel(field.required("deductible")) { try $0.money() },
             poolingRatio: try byLevel(field.required("poolingRatio")) { try $0.ratio() },
             annualPoolingCap: try field.required("annualPoolingCap").money(),
-            seriousIllness: try field.child("seriousIllness").map(seriousIllnessRules)
+            seriousIllness: try field.child("seriousIllness").map(seriousIllnessRules),
+            inpatient: try field.child("inpatient").map(inpatientRules)
+        )
+    }
+
+    private static func inpatientRules(_ field: YAMLFields) throws -> InpatientRules {
+        try field.checkKeys(["deductiblePerAdmission", "poolingRatio"])
+        return InpatientRules(
+            deductiblePerAdmission: try byLevel(field.required("deductiblePerAdmission")) { try $0.money() },
+            poolingRatio: try byLevel(field.required("poolingRatio")) { try $0.ratio() }
         )
     }
 

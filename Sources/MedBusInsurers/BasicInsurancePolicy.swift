@@ -73,6 +73,28 @@ public struct InsutypeRules: Sendable {
     /// The pooling fund pays at most this much per person per year.
     public var annualPoolingCap: Money
     public var seriousIllness: SeriousIllnessRules?
+    /// Where inpatient settlement (2304) differs; nil: inpatients settle by the rules above.
+    public var inpatient: InpatientRules?
+}
+
+/// Inpatient rules of one insurance type. Shandong cities charge the deductible per admission
+/// (not per year) by hospital level, and pool inpatient costs at their own ratios; the annual
+/// pooling cap, serious illness and assistance are shared with outpatient settlements.
+public struct InpatientRules: Sendable {
+    /// 住院起付线: charged again on each admission (mdtrt_id), not counted in the annual deductible.
+    public var deductiblePerAdmission: [Int: Money]
+    public var poolingRatio: [Int: Ratio]
+}
+
+/// Which transactions a visit settles with: outpatient 2204/2206/2207, inpatient 2301/2303/2304.
+public enum VisitKind: String, Sendable {
+    case outpatient, inpatient
+
+    /// med_type 2x (inpatient: general, injury, referred out, emergency to inpatient) and 52
+    /// (maternity inpatient) are admissions (DOMAIN.md §1).
+    public init(medType: String) {
+        self = medType.hasPrefix("2") || medType == "52" ? .inpatient : .outpatient
+    }
 }
 
 /// Serious-illness insurance (residents: 大病保险, `hifmi_pay`; employees: large-amount subsidy,

@@ -1,5 +1,6 @@
 import Foundation
 import MedBusCore
+import MedBusTLS
 
 /// The NHSA insurer adapter's manifest (`Adapters/insurers/insurer-nhsa.yaml`, kind
 /// `insurer-nhsa`). Its own small type: the HIS adapters' `AdapterManifest` describes a listener
@@ -12,6 +13,10 @@ import MedBusCore
 /// url: http://127.0.0.1:8091/fsi/api/rsfComIfsService/callService
 /// fixmedins_code: H37010200001   # for 9001 sign-in (requests carry their own)
 /// opter: "0321"
+/// tls:                           # for an https url (optional there: default the system trust store)
+///   caFile: /etc/medbus/tls/nhsa-ca.pem
+///   certificateFile: /etc/medbus/tls/H37010200001.pem   # when the platform requires mutual TLS
+///   privateKeyFile: /etc/medbus/tls/H37010200001.key
 /// ```
 public struct NHSAAdapterManifest: Sendable, Equatable {
     public var name: String
@@ -34,6 +39,8 @@ public struct NHSAAdapterManifest: Sendable, Equatable {
     /// platform's wording is not public.
     public var signInExpiredMarker: String
     public var gateway: GatewaySigner?
+    /// For an `https` url: the platform's CA, our client certificate, the server name.
+    public var tls: TLSClientConfiguration?
     public var file: String
 
     /// `insurer.<insurer>.requests` (the insurer id is checked when the manifest loads).
@@ -67,7 +74,7 @@ public struct NHSAAdapterManifest: Sendable, Equatable {
     ///   that is not set in the environment is an error too (secrets never live in the file).
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NHSAAdapterManifest {
         let root = try YAMLFields.load(path: path)
-        try root.checkKeys(["kind", "name", "insurer", "url", "fixmedins_code", "fixmedins_name", "mdtrtarea_admvs", "opter", "opter_name", "opter_type", "mac", "ip", "group", "options", "gateway"])
+        try root.checkKeys(["kind", "name", "insurer", "url", "fixmedins_code", "fixmedins_name", "mdtrtarea_admvs", "opter", "opter_name", "opter_type", "mac", "ip", "group", "options", "gateway", "tls"])
         let kind = try root.required("kind").string()
         guard kind == "insurer-nhsa" else { throw root.child("kind")!.failure("kind must be insurer-nhsa") }
         let insurer = try root.child("insurer")?.string() ?? "nhsa"
@@ -84,7 +91,7 @@ public struct NHSAAdapterManifest: Sendable, Equatable {
             gateway = GatewaySigner(paasid: try field.required("paasid").string(), secret: secret, scheme: scheme)
         }
         func text(_ key: String, _ fallback: String) -> String { root.child(key).map { $0.scalarText ?? "" } ?? fallback }
-        let manifest = NHSAAdapterManifest(
+        var manifest = NHSAAdapterManifest(
             name: try root.required("name").string(), insurer: insurer, url: try root.required("url").string(),
             fixmedinsCode: try root.required("fixmedins_code").string(), fixmedinsName: text("fixmedins_name", ""),
             mdtrtareaAdmvs: text("mdtrtarea_admvs", ""), opter: text("opter", "medbus"), opterName: text("opter_name", "MedBus"),
@@ -94,7 +101,13 @@ public struct NHSAAdapterManifest: Sendable, Equatable {
             signInExpiredMarker: try options?.child("signInExpiredMarker")?.string() ?? "sign_no", gateway: gateway, file: path
         )
         guard manifest.timeoutSeconds > 0, manifest.connectAttempts > 0 else { throw (options ?? root).failure("timeoutSeconds and connectAttempts must be positive") }
-        do { _ = try PlatformHTTPClient(url: manifest.url, timeout: .seconds(1)) } catch { throw root.child("url")!.failure("\(error)") }
+        if let field = root.child("tls") {
+            do {
+                let options = try field.entries().map { ($0.key, try $0.value.string()) }
+                manifest.tls = try TLSClientConfiguration(manifest: Dictionary(options) { first, _ in first })
+            } catch { throw field.failure("\(error)") }
+        }
+        do { _ = try PlatformHTTPClient(url: manifest.url, tls: manifest.tls, timeout: .seconds(1)) } catch { throw root.child("url")!.failure("\(error)") }
         return manifest
     }
 }

@@ -37,7 +37,7 @@ public final class NHSAInsurerAdapter: Sendable {
         logger[metadataKey: "adapter"] = "\(manifest.name)"
         self.manifest = manifest
         self.logger = logger
-        client = try PlatformHTTPClient(url: manifest.url, timeout: .seconds(manifest.timeoutSeconds))
+        client = try PlatformHTTPClient(url: manifest.url, tls: manifest.tls, timeout: .seconds(manifest.timeoutSeconds))
         let gateway = manifest.gateway
         signIn = PlatformSignIn(manifest: manifest, client: client) { gateway?.headers() ?? [] }
         producer = try KafkaProducer(config: kafka, logger: logger)

@@ -10,6 +10,12 @@ import MedBusCore
 /// injected decline or system error) are not stored, so their retry is processed normally.
 /// A 2601 reversal removes the stored response of the msgid it reverses, so the orchestrator's
 /// retry with that same msgid is processed afresh.
+///
+/// **Outpatient and inpatient visits** use their own transactions (2204/2205/2206/2207/2208 and
+/// 2301/2302/2303/2304/2305). A visit's kind is fixed by its registration (2201 or 2401) or, for
+/// a visit the HIS registered, by its first fee upload; a transaction of the other kind, or a
+/// med_type that contradicts the code, is refused as the platform refuses it. Inpatient
+/// settlements apply the policy's inpatient rules (deductible per admission).
 public actor NHSAPlatformSimulator {
     public let calculator: PolicyCalculator
     public let persons: PersonDirectory
@@ -25,6 +31,12 @@ public actor NHSAPlatformSimulator {
     private var ledger: [LedgerEntry] = []
     /// Registered visits (2201 outpatient, 2401 admission): mdtrt_id → psn_no, while not cancelled.
     private var visits: [String: String] = [:]
+    /// mdtrt_id → outpatient or inpatient, from its registration or first fee upload.
+    private var visitKinds: [String: VisitKind] = [:]
+    /// mdtrt_id → what its standing inpatient settlements paid toward the per-admission deductible.
+    private var admissionDeductibles: [String: Money] = [:]
+    /// Every processed transaction, in order (`GET /_ledger` → `transactions`).
+    private var transactions: [Transaction] = []
     private var accumulators: [String: Accumulators] = [:]
     private var sequence = 0
 
@@ -70,7 +82,25 @@ public actor NHSAPlatformSimulator {
             response = PlatformResponse.make(infcode: PlatformResponse.systemError, refmsgid: nextRefMsgid(), received: received, errMsg: "系统异常 (simulated system error after the transaction was recorded)")
         }
         responses[request.msgid] = (request.infno, response)
+        transactions.append(Transaction(infno: request.infno, msgid: request.msgid, infcode: infcode,
+                                        mdtrtId: Self.mdtrtId(of: request) ?? output["result"]?["mdtrt_id"]?.stringValue ?? output["data"]?["mdtrt_id"]?.stringValue))
         return response
+    }
+
+    /// One processed request, as the transaction log keeps it (codes and ids, no personal data).
+    struct Transaction: Sendable {
+        var infno: String
+        var msgid: String
+        var infcode: Int
+        var mdtrtId: String?
+
+        var json: JSONValue {
+            .object([("infno", .string(infno)), ("msgid", .string(msgid)), ("infcode", .int(infcode)), ("mdtrt_id", mdtrtId.map(JSONValue.string) ?? .null)])
+        }
+    }
+
+    private static func mdtrtId(of request: PlatformRequest) -> String? {
+        request.data["mdtrt_id"]?.stringValue ?? request.input["feedetail"]?.arrayValue?.first?["mdtrt_id"]?.stringValue
     }
 
     /// The answer to an expired or unknown sign_no. Which text the real platform sends is not
@@ -95,6 +125,7 @@ public actor NHSAPlatformSimulator {
             ("settlements", .array(ledger.map(\.json))),
             ("accumulators", .object(accumulators.keys.sorted().map { ($0, accumulators[$0]!.json) })),
             ("signIns", .int(signIns.count)),
+            ("transactions", .array(transactions.map(\.json))),
         ])
     }
 
@@ -108,11 +139,16 @@ public actor NHSAPlatformSimulator {
         case "1101": return personLookup(request)
         case "2201", "2401": return register(request)
         case "2202", "2404": return cancelRegistration(request)
-        case "2204": return uploadFees(request)
-        case "2205": return cancelFees(request)
-        case "2206": return settle(request, record: false)
-        case "2207": return settle(request, record: true)
-        case "2208": return cancelSettlement(request)
+        case "2204": return uploadFees(request, kind: .outpatient)
+        case "2301": return uploadFees(request, kind: .inpatient)
+        case "2205": return cancelFees(request, kind: .outpatient)
+        case "2302": return cancelFees(request, kind: .inpatient)
+        case "2206": return settle(request, kind: .outpatient, record: false)
+        case "2207": return settle(request, kind: .outpatient, record: true)
+        case "2303": return settle(request, kind: .inpatient, record: false)
+        case "2304": return settle(request, kind: .inpatient, record: true)
+        case "2208": return cancelSettlement(request, kind: .outpatient)
+        case "2305": return cancelSettlement(request, kind: .inpatient)
         case "2601": return reverse(request)
         case "3201": return reconcile(request)
         default: return fail("infno \(request.infno) is not supported by the simulator")
@@ -120,6 +156,15 @@ public actor NHSAPlatformSimulator {
     }
 
     private func fail(_ message: String) -> Answer { (PlatformResponse.businessError, message, .object([])) }
+
+    /// The refusal of a transaction of the wrong kind for the visit (2207 for an admission, …), or
+    /// nil when the visit is of `kind` (or not known yet).
+    private func wrongKind(_ mdtrtId: String, _ kind: VisitKind, infno: String) -> Answer? {
+        guard let known = visitKinds[mdtrtId], known != kind else { return nil }
+        return fail(known == .inpatient
+            ? "就诊类型不符：该就诊为住院，请使用住院交易2301-2305 (mdtrt_id is an inpatient admission: \(infno) is an outpatient transaction)"
+            : "就诊类型不符：该就诊为门诊，请使用门诊交易2204-2208 (mdtrt_id is an outpatient visit: \(infno) is an inpatient transaction)")
+    }
 
     private func signIn() -> Answer {
         sequence += 1
@@ -155,6 +200,7 @@ public actor NHSAPlatformSimulator {
         sequence += 1
         let mdtrtId = "\(areaCode)MDT\(String(format: "%010d", sequence))"
         visits[mdtrtId] = psnNo
+        visitKinds[mdtrtId] = request.infno == "2401" ? .inpatient : .outpatient
         let output = JSONValue.object([("mdtrt_id", .string(mdtrtId)), ("psn_no", .string(psnNo)),
                                        ("ipt_otp_no", info["ipt_otp_no"] ?? info["ipt_no"] ?? .null)])
         return (0, nil, .object([(request.infno == "2401" ? "result" : "data", output)]))
@@ -163,13 +209,15 @@ public actor NHSAPlatformSimulator {
     /// 2202 / 2404: cancels a registered visit that has no standing settlement.
     private func cancelRegistration(_ request: PlatformRequest) -> Answer {
         guard let mdtrtId = request.data["mdtrt_id"]?.stringValue, visits[mdtrtId] != nil else { return fail("mdtrt_id is not a registered visit") }
-        if ledger.contains(where: { $0.mdtrtId == mdtrtId && $0.status == .settled }) { return fail("the visit has a standing settlement; cancel it first (2208)") }
+        if ledger.contains(where: { $0.mdtrtId == mdtrtId && $0.status == .settled }) { return fail("the visit has a standing settlement; cancel it first (2208 / 2305)") }
         visits[mdtrtId] = nil
+        visitKinds[mdtrtId] = nil
         uploads[mdtrtId] = nil
         return (0, nil, .object([]))
     }
 
-    private func uploadFees(_ request: PlatformRequest) -> Answer {
+    /// 2204 (lines of a charge batch) and 2301 (lines of an admission, with med_type).
+    private func uploadFees(_ request: PlatformRequest, kind: VisitKind) -> Answer {
         guard let details = request.input["feedetail"]?.arrayValue, !details.isEmpty else { return fail("input.feedetail is empty") }
         var parsed: [UploadedLine] = []
         for (index, detail) in details.enumerated() {
@@ -187,6 +235,11 @@ public actor NHSAPlatformSimulator {
         }
         guard persons.person(psnNo: parsed[0].psnNo) != nil else { return fail("psn_no is not an insured person") }
         let mdtrtId = details[0]["mdtrt_id"]!.stringValue!
+        if let refusal = wrongKind(mdtrtId, kind, infno: request.infno) { return refusal }
+        if let medType = details[0]["med_type"]?.stringValue, VisitKind(medType: medType) != kind {
+            return fail("med_type \(medType) does not match transaction \(request.infno)")
+        }
+        visitKinds[mdtrtId] = kind
         var lines = uploads[mdtrtId] ?? []
         for upload in parsed {
             // Uploading a feedetl_sn again replaces the unsettled line.
@@ -198,9 +251,11 @@ public actor NHSAPlatformSimulator {
         return (0, nil, .object([("result", SettlementOutput.lineResults(calculator.classify(parsed.map(\.line)), uploaded: quantities))]))
     }
 
-    private func cancelFees(_ request: PlatformRequest) -> Answer {
+    /// 2205 / 2302: removes unsettled lines, all of them with feedetl_sn "0000".
+    private func cancelFees(_ request: PlatformRequest, kind: VisitKind) -> Answer {
         let data = request.data
         guard let mdtrtId = data["mdtrt_id"]?.stringValue else { return fail("mdtrt_id is required") }
+        if let refusal = wrongKind(mdtrtId, kind, infno: request.infno) { return refusal }
         let batch = data["chrg_bchno"]?.stringValue
         let sn = data["feedetl_sn"]?.stringValue ?? "0000"
         let before = uploads[mdtrtId]?.count ?? 0
@@ -211,11 +266,15 @@ public actor NHSAPlatformSimulator {
         return (0, nil, .object([("result", .object([("mdtrt_id", .string(mdtrtId)), ("cancelled_count", .int(removed))]))]))
     }
 
-    /// 2206 (`record: false`) and 2207: the same computation; only 2207 changes state.
-    private func settle(_ request: PlatformRequest, record: Bool) -> Answer {
+    /// 2206 / 2303 (`record: false`) and 2207 / 2304: the same computation; only the settlement
+    /// changes state. An inpatient settlement covers every unsettled line of the admission.
+    private func settle(_ request: PlatformRequest, kind: VisitKind, record: Bool) -> Answer {
         let data = request.data
         guard let psnNo = data["psn_no"]?.stringValue, let mdtrtId = data["mdtrt_id"]?.stringValue else { return fail("psn_no and mdtrt_id are required") }
         guard let person = persons.person(psnNo: psnNo) else { return fail("psn_no is not an insured person") }
+        if let refusal = wrongKind(mdtrtId, kind, infno: request.infno) { return refusal }
+        let medType = data["med_type"]?.stringValue ?? (kind == .inpatient ? "21" : "11")
+        guard VisitKind(medType: medType) == kind else { return fail("med_type \(medType) does not match transaction \(request.infno)") }
         let batch = data["chrg_bchno"]?.stringValue ?? ""
         let lines = (uploads[mdtrtId] ?? []).filter { $0.setlId == nil && $0.psnNo == psnNo && (batch.isEmpty || $0.chrgBchno == batch) }
         guard !lines.isEmpty else { return fail("没有待结算的费用明细 (no unsettled fee details for this visit and charge batch)") }
@@ -223,14 +282,14 @@ public actor NHSAPlatformSimulator {
         let computation: SettlementComputation
         do {
             computation = try calculator.settle(lines: lines.map(\.line), insutype: insutype, fixmedinsCode: request.fixmedinsCode,
-                                                psnNo: psnNo, assistanceEligible: person.assistance, accumulators: accumulators(psnNo: psnNo))
+                                                psnNo: psnNo, assistanceEligible: person.assistance, accumulators: accumulators(psnNo: psnNo),
+                                                visit: kind, admissionDeductibleUsed: admissionDeductibles[mdtrtId] ?? .zero)
         } catch {
             return fail("\(error)")
         }
         if let stated = data["medfee_sumamt"]?.moneyValue, stated != computation.medfeeSumamt {
             return fail("medfee_sumamt \(stated.yuanText) does not match the uploaded details (\(computation.medfeeSumamt.yuanText))")
         }
-        let medType = data["med_type"]?.stringValue ?? "11"
         var setlId: String?
         if record {
             sequence += 1
@@ -238,12 +297,12 @@ public actor NHSAPlatformSimulator {
         }
         let setlinfo = SettlementOutput.setlinfo(computation, setlId: setlId, person: person, insutype: insutype, mdtrtId: mdtrtId, medType: medType, clearingArea: areaCode)
         if let id = setlId {
-            ledger.append(LedgerEntry(setlId: id, msgid: request.msgid, psnNo: psnNo, mdtrtId: mdtrtId, chrgBchno: batch,
+            ledger.append(LedgerEntry(setlId: id, infno: request.infno, msgid: request.msgid, psnNo: psnNo, mdtrtId: mdtrtId, chrgBchno: batch,
                                       fixmedinsCode: request.fixmedinsCode, insutype: insutype, computation: computation,
                                       status: .settled, endedBy: nil, lineSns: lines.map(\.line.feedetlSn),
                                       setlTime: setlinfo["setl_time"]?.stringValue ?? PlatformTime.readable(Date())))
             mark(mdtrtId: mdtrtId, sns: Set(lines.map(\.line.feedetlSn)), setlId: id)
-            accumulators[psnNo] = accumulators(psnNo: psnNo) + computation.delta
+            tally(ledger.count - 1, undo: false)
         }
         return (0, nil, .object([("setlinfo", setlinfo), ("setldetail", SettlementOutput.setldetail(computation))]))
     }
@@ -276,10 +335,12 @@ public actor NHSAPlatformSimulator {
         ]))]))
     }
 
-    private func cancelSettlement(_ request: PlatformRequest) -> Answer {
+    /// 2208 / 2305: cancels a standing settlement of an outpatient visit / an admission.
+    private func cancelSettlement(_ request: PlatformRequest, kind: VisitKind) -> Answer {
         guard let setlId = request.data["setl_id"]?.stringValue, let index = ledger.firstIndex(where: { $0.setlId == setlId }) else {
             return fail("setl_id not found")
         }
+        if let refusal = wrongKind(ledger[index].mdtrtId, kind, infno: request.infno) { return refusal }
         guard ledger[index].status == .settled else { return fail("settlement \(setlId) is already \(ledger[index].status.rawValue)") }
         end(index, as: .cancelled, by: request.msgid)
         let c = ledger[index].computation
@@ -310,7 +371,7 @@ public actor NHSAPlatformSimulator {
             ledger[index].status = .settled
             ledger[index].endedBy = nil
             mark(mdtrtId: ledger[index].mdtrtId, sns: Set(ledger[index].lineSns), setlId: ledger[index].setlId)
-            accumulators[ledger[index].psnNo] = accumulators(psnNo: ledger[index].psnNo) + ledger[index].computation.delta
+            tally(index, undo: false)
             reversed = true
         }
         responses[omsgid] = nil
@@ -322,7 +383,19 @@ public actor NHSAPlatformSimulator {
         ledger[index].status = status
         ledger[index].endedBy = msgid
         mark(mdtrtId: ledger[index].mdtrtId, sns: Set(ledger[index].lineSns), setlId: nil)
-        accumulators[ledger[index].psnNo] = accumulators(psnNo: ledger[index].psnNo) + -ledger[index].computation.delta
+        tally(index, undo: true)
+    }
+
+    /// Adds (or, undoing, takes back) what a settlement counts toward the person's annual totals
+    /// and its admission's deductible.
+    private func tally(_ index: Int, undo: Bool) {
+        let entry = ledger[index]
+        let c = entry.computation
+        accumulators[entry.psnNo] = accumulators(psnNo: entry.psnNo) + (undo ? -c.delta : c.delta)
+        if c.admissionDeductiblePaid != .zero {
+            let used = (admissionDeductibles[entry.mdtrtId] ?? .zero) + (undo ? -c.admissionDeductiblePaid : c.admissionDeductiblePaid)
+            admissionDeductibles[entry.mdtrtId] = used == .zero ? nil : used
+        }
     }
 
     private func mark(mdtrtId: String, sns: Set<String>, setlId: String?) {

@@ -4,6 +4,7 @@ import Logging
 import MedBusCore
 import NIOCore
 import MedBusHTTPServer
+import MedBusTLS
 
 /// `medbus simulate nhsa`: the simulated national platform over HTTP.
 ///
@@ -28,7 +29,7 @@ public final class NHSASimulatorServer: Sendable {
     private let listener: HTTPListener<BasicRequestContext>
 
     public init(simulator: NHSAPlatformSimulator, faults: FaultPlan = FaultPlan(), host: String, port: Int, path: String = NHSASimulatorServer.defaultPath,
-                dropHold: Duration = .seconds(30), maxBodyBytes: Int = 4 << 20, logger: Logger = Logger(label: "medbus.simulate.nhsa")) {
+                dropHold: Duration = .seconds(30), maxBodyBytes: Int = 4 << 20, tls: TLSContext? = nil, logger: Logger = Logger(label: "medbus.simulate.nhsa")) {
         self.simulator = simulator
         self.faults = faults
         self.host = host
@@ -42,7 +43,7 @@ public final class NHSASimulatorServer: Sendable {
             await simulator.expireSignIns()
             return Self.json(.object([("expired", .bool(true))]))
         }
-        self.listener = HTTPListener(router: router, host: host, port: port, serverName: "MedBus-NHSA-Simulator", logger: logger)
+        self.listener = HTTPListener(router: router, host: host, port: port, tls: tls, serverName: "MedBus-NHSA-Simulator", logger: logger)
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {

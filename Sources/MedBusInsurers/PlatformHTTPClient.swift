@@ -1,4 +1,5 @@
 import MedBusHTTPClient
+import MedBusTLS
 import NIOHTTP1
 
 /// The platform endpoint as the adapter sees it: JSON bodies, and failures split into "nothing
@@ -29,11 +30,15 @@ final class PlatformHTTPClient: Sendable {
 
     var endpoint: HTTPEndpoint { client.endpoint }
 
-    /// - Throws: `PlatformEnvelopeError` for anything but an `http://host[:port]/path` URL.
-    init(url: String, timeout: Duration) throws {
-        do { client = try HTTPClient(url: url) } catch {
-            throw PlatformEnvelopeError("url \(error) (https: put a TLS-terminating proxy in front)")
+    /// - Throws: `PlatformEnvelopeError` for anything but an `http(s)://host[:port]/path` URL, or
+    ///   TLS settings whose files do not load, or TLS settings for an `http` URL.
+    init(url: String, tls: TLSClientConfiguration? = nil, timeout: Duration) throws {
+        do { client = try HTTPClient(url: url, tls: tls) } catch let error as TLSError {
+            throw PlatformEnvelopeError("tls: \(error)")
+        } catch {
+            throw PlatformEnvelopeError("url \(error)")
         }
+        guard tls == nil || client.endpoint.usesTLS else { throw PlatformEnvelopeError("tls needs an https url") }
         self.timeout = timeout
     }
 

@@ -81,6 +81,9 @@ public struct SettlementComputation: Sendable, Equatable {
     public var inscp: Money
     /// `act_pay_dedc`: the part of in-scope cost that went to the deductible this time.
     public var deductiblePaid: Money
+    /// The part of `deductiblePaid` charged to the admission's own deductible (inpatient rules),
+    /// which the platform keeps per mdtrt_id instead of in the annual accumulators.
+    public var admissionDeductiblePaid: Money
     public var hifpPay: Money
     /// `pool_prop_selfpay`: the patient's share of the poolable amount (incl. above the cap).
     public var poolPropSelfpay: Money
@@ -128,9 +131,14 @@ public struct PolicyCalculator: Sendable {
         }
     }
 
-    /// 2206 / 2207: the whole settlement.
+    /// 2206 / 2207, 2303 / 2304: the whole settlement.
+    /// - Parameters:
+    ///   - visit: an inpatient settlement uses the insurance type's inpatient rules, if any.
+    ///   - admissionDeductibleUsed: what earlier standing settlements of the same admission already
+    ///     paid toward its per-admission deductible.
     /// - Throws: `PolicyError` when the insurance type is not in the policy.
-    public func settle(lines: [FeeLine], insutype: String, fixmedinsCode: String, psnNo: String, assistanceEligible: Bool, accumulators: Accumulators) throws -> SettlementComputation {
+    public func settle(lines: [FeeLine], insutype: String, fixmedinsCode: String, psnNo: String, assistanceEligible: Bool, accumulators: Accumulators,
+                       visit: VisitKind = .outpatient, admissionDeductibleUsed: Money = .zero) throws -> SettlementComputation {
         guard let rules = policy.insutypes[insutype] else { throw PolicyError(description: "insutype \(insutype) is not covered by policy \(policy.name)") }
         let level = policy.hospitalLevel(of: fixmedinsCode)
         let results = classify(lines)
@@ -138,18 +146,22 @@ public struct PolicyCalculator: Sendable {
         let fulamt = results.map(\.fulamtOwnpay).sum()
         let pre = results.map(\.preselfpay).sum()
         let inscp = results.map(\.inscp).sum()
+        let inpatient = visit == .inpatient ? rules.inpatient : nil
 
-        // Deductible first: the in-scope amount up to what is left of this year's deductible.
-        let deductibleLeft = (rules.deductible[level, default: .zero] - accumulators.deductibleUsed).clampedAtZero
+        // Deductible first: the in-scope amount up to what is left of this year's deductible, or
+        // of this admission's under inpatient rules.
+        let deductibleLeft = inpatient.map { ($0.deductiblePerAdmission[level, default: .zero] - admissionDeductibleUsed).clampedAtZero }
+            ?? (rules.deductible[level, default: .zero] - accumulators.deductibleUsed).clampedAtZero
         let deductible = min(inscp, deductibleLeft)
         let poolable = inscp - deductible
         // Pooling: the level's ratio, never past the annual cap.
         let poolingLeft = (rules.annualPoolingCap - accumulators.poolingPaid).clampedAtZero
-        let hifp = min(rules.poolingRatio[level, default: .zero].share(of: poolable), poolingLeft)
+        let ratio = (inpatient?.poolingRatio ?? rules.poolingRatio)[level, default: .zero]
+        let hifp = min(ratio.share(of: poolable), poolingLeft)
         let afterBasic = inscp - hifp
 
         var delta = Accumulators()
-        delta.deductibleUsed = deductible
+        delta.deductibleUsed = inpatient == nil ? deductible : .zero
         delta.poolingPaid = hifp
         var funds = [FundShare(fundPayType: rules.poolingFund, amount: hifp)]
 
@@ -174,8 +186,8 @@ public struct PolicyCalculator: Sendable {
         let fundTotal = hifp + serious + maf
         return SettlementComputation(
             lines: results, hospitalLevel: level, medfeeSumamt: total, fulamtOwnpay: fulamt, overlmtSelfpay: .zero,
-            preselfpay: pre, inscp: inscp, deductiblePaid: deductible, hifpPay: hifp, poolPropSelfpay: poolable - hifp,
-            seriousPay: serious, seriousField: rules.seriousIllness?.payField, mafPay: maf,
+            preselfpay: pre, inscp: inscp, deductiblePaid: deductible, admissionDeductiblePaid: inpatient == nil ? .zero : deductible,
+            hifpPay: hifp, poolPropSelfpay: poolable - hifp, seriousPay: serious, seriousField: rules.seriousIllness?.payField, mafPay: maf,
             fundPaySumamt: fundTotal, psnPartAmt: total - fundTotal, funds: funds, delta: delta
         )
     }

@@ -1,18 +1,20 @@
 import Foundation
 import MedBusCore
 
-/// One basic-insurance settlement (2207) as the simulated platform recorded it.
+/// One basic-insurance settlement (2207, or 2304 for an admission) as the simulated platform recorded it.
 public struct LedgerEntry: Sendable {
     public enum Status: String, Sendable {
         case settled
-        /// Cancelled by 2208.
+        /// Cancelled by 2208 / 2305.
         case cancelled
         /// Reversed by 2601 naming the 2207's msgid.
         case reversed
     }
 
     public var setlId: String
-    /// The 2207 request's msgid.
+    /// 2207 or 2304.
+    public var infno: String
+    /// The 2207 / 2304 request's msgid.
     public var msgid: String
     public var psnNo: String
     public var mdtrtId: String
@@ -31,7 +33,7 @@ public struct LedgerEntry: Sendable {
     var json: JSONValue {
         let c = computation
         return .object([
-            ("setl_id", .string(setlId)), ("msgid", .string(msgid)), ("status", .string(status.rawValue)),
+            ("setl_id", .string(setlId)), ("infno", .string(infno)), ("msgid", .string(msgid)), ("status", .string(status.rawValue)),
             ("ended_by", endedBy.map(JSONValue.string) ?? .null),
             ("psn_no", .string(psnNo)), ("mdtrt_id", .string(mdtrtId)), ("chrg_bchno", .string(chrgBchno)),
             ("fixmedins_code", .string(fixmedinsCode)), ("insutype", .string(insutype)), ("setl_time", .string(setlTime)),

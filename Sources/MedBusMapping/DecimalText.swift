@@ -64,6 +64,42 @@ enum DecimalText {
         return result
     }
 
+    /// `normalized` on the bytes of the common form, `[+-]digits[.digits]`, with no String made; nil for
+    /// any other text (`normalized` decides those).
+    static func normalizedPlain(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var start = 0
+        var negative = false
+        if let first = text.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+            negative = first == UInt8(ascii: "-")
+            start = 1
+        }
+        var dot: Int?
+        for i in start..<text.count {
+            if text[i] == UInt8(ascii: ".") {
+                guard dot == nil else { return nil }
+                dot = i
+            } else if text[i] < 0x30 || text[i] > 0x39 {
+                return nil
+            }
+        }
+        let integerEnd = dot ?? text.count
+        let fractionStart = dot.map { $0 + 1 } ?? text.count
+        guard integerEnd > start || text.count > fractionStart else { return nil }
+        var significant = start
+        while significant < integerEnd, text[significant] == UInt8(ascii: "0") { significant += 1 }
+        var fractionEnd = text.count
+        while fractionEnd > fractionStart, text[fractionEnd - 1] == UInt8(ascii: "0") { fractionEnd -= 1 }
+        var result: [UInt8] = []
+        result.reserveCapacity(text.count + 2)
+        if negative && (significant < integerEnd || fractionEnd > fractionStart) { result.append(UInt8(ascii: "-")) }
+        if significant == integerEnd { result.append(UInt8(ascii: "0")) } else { result.append(contentsOf: text[significant..<integerEnd]) }
+        if fractionEnd > fractionStart {
+            result.append(UInt8(ascii: "."))
+            result.append(contentsOf: text[fractionStart..<fractionEnd])
+        }
+        return result
+    }
+
     /// Exactly two fraction digits. Digits beyond the second must be zeros: nothing is rounded.
     static func money(_ text: String) -> String? {
         guard let parts = parse(text), parts.exponent == nil else { return nil }

@@ -12,29 +12,35 @@ import MedBusHL7
 /// every target the field's enum accepts, a `type: date` value under `format: date`, a constant or a
 /// `default`.
 ///
+/// A rule does not navigate the message: every path it reads is a slot of the mapping's `HL7Layout`,
+/// filled for all targets by one scan of each field read (per `each` element for the paths an `each`
+/// captures), so a value is an index into the slot table and its bytes go from there into the record.
+///
 /// Rules are plain values (integers, flags, ranges into the plan's flat arrays) so that reading one
 /// retains nothing; what has references (strings, tables, conditions) sits in side arrays read only
 /// when a rule needs it. The plan is a class so that a record's writer holds it with one retain, not one
-/// per array.
+/// per array; the rules and what every record reads are plain memory it owns.
 ///
 /// The plan only decides whether a record is valid. For an invalid one (rare: an error path) the
 /// reference path, `Evaluator` and `JSONSchemaValidator` on a `JSONValue` tree, runs again to name the
 /// first violation exactly as it always has; it also maps json and hl7v3 sources and hl7v2 targets. A
 /// target using something the plan does not compile (`code` or `type` on an object or array, a schema
 /// `enum`/`const` on an object or array, more than 64 fields in one object) keeps the reference path.
-final class HL7JSONPlan: Sendable {
-    let each: Selector?
+final class HL7JSONPlan: @unchecked Sendable {  // its memory is written once, in `init`
+    /// The scope of the target's `each` (its records), or the root's (one record).
+    let scope: Int
     let when: HL7Condition?
     let key: Int?
     let body: Int
-    let rules: [Rule]
-    /// Flat storage the rules refer to by index or range.
-    let addresses: [HL7Address]
+    /// Flat storage the rules refer to by index or range. The rules and what every record reads
+    /// (slots, members, member keys) are plain memory: reading a rule out of an array copied the whole
+    /// rule and retained the array, per rule and record.
+    let rules: UnsafeMutablePointer<Rule>
+    let slots: UnsafeMutablePointer<Int>
+    let members: UnsafeMutablePointer<Int>
+    let memberKeys: UnsafeMutablePointer<UInt8>
     let pieces: [Piece]
     let literals: [UInt8]
-    let memberKeys: [UInt8]
-    let members: [Int]
-    let selectors: [Selector]
     let headerNames: [String]
     let constants: [Constant]
     let failures: [MappingFailure]
@@ -74,7 +80,7 @@ final class HL7JSONPlan: Sendable {
     }
 
     enum Source: Sendable {
-        /// `path` and `paths`: a range of `addresses`.
+        /// `path` and `paths`: a range of `slots` (indexes of the mapping's `HL7Layout` slots).
         case paths(Range<Int>)
         /// A range of `pieces`.
         case format(Range<Int>)
@@ -85,13 +91,14 @@ final class HL7JSONPlan: Sendable {
         case constant(Int?, failure: Int?)
         /// A range of `members`.
         case object(Range<Int>)
-        case each(selector: Int, item: Int)
+        /// `scope`: the `HL7Layout` scope of its elements.
+        case each(scope: Int, item: Int)
     }
 
     enum Piece: Sendable {
         /// A range of `literals`.
         case literal(Range<Int>)
-        /// An index into `addresses`.
+        /// A slot of the layout.
         case path(Int)
     }
 
@@ -135,21 +142,22 @@ final class HL7JSONPlan: Sendable {
         case pattern
     }
 
-    struct Unsupported: Error {}
+    typealias Unsupported = HL7Layout.Unsupported
 
-    init(target: Target, time: TimeConversion) throws(Unsupported) {
-        var builder = Builder(schema: target.schema, time: time)
+    /// Compiles the target, its reads into `layout` (the mapping's, shared by its targets).
+    init(target: Target, time: TimeConversion, layout: inout HL7Layout.Builder) throws(Unsupported) {
+        var builder = Builder(schema: target.schema, time: time, layout: layout)
+        if let each = target.each { (scope, builder.frame) = try builder.layout.scope(each, in: .root) } else { scope = 0 }
+        when = target.when.map { HL7Condition($0, &builder.layout, builder.frame) }
         key = try target.key.map { rule throws(Unsupported) in try builder.add(rule, name: nil, check: ValueCheck()) }
         body = try builder.addBody(target.body)
-        each = target.each
-        when = target.when.map(HL7Condition.init)
-        rules = builder.rules
-        addresses = builder.addresses
+        layout = builder.layout
+        rules = Self.allocate(builder.rules)
+        slots = Self.allocate(builder.slots)
+        members = Self.allocate(builder.members)
+        memberKeys = Self.allocate(builder.memberKeys)
         pieces = builder.pieces
         literals = builder.literals
-        memberKeys = builder.memberKeys
-        members = builder.members
-        selectors = builder.selectors
         headerNames = builder.headerNames
         constants = builder.constants
         failures = builder.failures
@@ -161,18 +169,34 @@ final class HL7JSONPlan: Sendable {
         self.time = time
     }
 
+    deinit {
+        rules.deallocate()
+        slots.deallocate()
+        members.deallocate()
+        memberKeys.deallocate()
+    }
+
+    /// Plain values (no references: nothing to deinitialize) in memory of their own.
+    static func allocate<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
+        let memory = UnsafeMutablePointer<T>.allocate(capacity: max(values.count, 1))
+        memory.initialize(from: values, count: values.count)
+        return memory
+    }
+
     // MARK: building
 
     private struct Builder {
         let schema: JSONSchemaValidator?
         let time: TimeConversion
+        var layout: HL7Layout.Builder
+        /// What the enclosing `each` selectors iterate where rules are being added.
+        var frame = HL7Layout.Frame.root
         var rules: [Rule] = []
-        var addresses: [HL7Address] = []
+        var slots: [Int] = []
         var pieces: [Piece] = []
         var literals: [UInt8] = []
         var memberKeys: [UInt8] = []
         var members: [Int] = []
-        var selectors: [Selector] = []
         var headerNames: [String] = []
         var constants: [Constant] = []
         var failures: [MappingFailure] = []
@@ -181,9 +205,10 @@ final class HL7JSONPlan: Sendable {
         var tableTargets: [[Bool]] = []
         var references: [ValueRule] = []
 
-        init(schema: JSONSchemaValidator?, time: TimeConversion) {
+        init(schema: JSONSchemaValidator?, time: TimeConversion, layout: HL7Layout.Builder) {
             self.schema = schema
             self.time = time
+            self.layout = layout
         }
 
         /// The body: an object rule at the schema's root, written even when empty.
@@ -199,8 +224,8 @@ final class HL7JSONPlan: Sendable {
             var check = check
             let source: Source
             switch rule.source {
-            case .path(let path): source = .paths(try addresses([path]))
-            case .paths(let paths): source = .paths(try addresses(paths))
+            case .path(let path): source = .paths(try slots([path]))
+            case .paths(let paths): source = .paths(try slots(paths))
             case .format(let parts):
                 var compiled: [Piece] = []
                 for part in parts {
@@ -210,7 +235,7 @@ final class HL7JSONPlan: Sendable {
                         literals.append(contentsOf: text.utf8)
                         compiled.append(.literal(start..<literals.count))
                     case .path(let path):
-                        compiled.append(.path(try addresses([path]).lowerBound))
+                        compiled.append(.path(slots[try slots([path]).lowerBound]))
                     }
                 }
                 source = .format(pieces.count..<(pieces.count + compiled.count))
@@ -256,9 +281,12 @@ final class HL7JSONPlan: Sendable {
             case .each(let selector, let item):
                 guard rule.code == nil, rule.type == nil else { throw Unsupported() }
                 let itemNode = check.node.flatMap { schema?.resolve($0).items }
+                let outer = frame
+                let scope: Int
+                (scope, frame) = try layout.scope(selector, in: outer)
                 let itemRule = try add(item, name: nil, check: try self.check(node: itemNode, for: item))
-                selectors.append(selector)
-                source = .each(selector: selectors.count - 1, item: itemRule)
+                frame = outer
+                source = .each(scope: scope, item: itemRule)
             }
             var table: Int?
             if let code = rule.code {
@@ -277,7 +305,7 @@ final class HL7JSONPlan: Sendable {
             }
             var when: Int?
             if let condition = rule.when {
-                conditions.append(HL7Condition(condition))
+                conditions.append(HL7Condition(condition, &layout, frame))
                 when = conditions.count - 1
             }
             let keyStart = memberKeys.count
@@ -294,13 +322,14 @@ final class HL7JSONPlan: Sendable {
             return rules.count - 1
         }
 
-        mutating func addresses(_ paths: [SourcePath]) throws(Unsupported) -> Range<Int> {
-            let start = addresses.count
+        /// The paths' slots, appended to `slots`.
+        mutating func slots(_ paths: [SourcePath]) throws(Unsupported) -> Range<Int> {
+            let start = slots.count
             for path in paths {
                 guard case .hl7v2(let address) = path else { throw Unsupported() }
-                addresses.append(address)
+                slots.append(layout.slot(address, in: frame))
             }
-            return start..<addresses.count
+            return start..<slots.count
         }
 
         /// What the schema node at `index` requires of the value `rule` gives.
@@ -349,38 +378,29 @@ final class HL7JSONPlan: Sendable {
         var index: Int?
     }
 
-    /// The positions the target writes a record for: one per occurrence of its `each`, else one, where
-    /// its `when` holds.
-    func positions(_ source: HL7Source) -> [Position] {
-        var positions = each.map { Self.positions($0, from: HL7Cursor(), source) } ?? [Position()]
-        if let when { positions.removeAll { !when.holds(source, $0.cursor) } }
-        return positions
-    }
-
-    /// One position per occurrence an hl7v2 selector finds.
-    static func positions(_ selector: Selector, from cursor: HL7Cursor, _ source: HL7Source) -> [Position] {
-        let cursors: [HL7Cursor]
-        switch selector {
-        case .segments(let id): cursors = cursor.segments(id, in: source)
-        case .repetitions(let address): cursors = cursor.repetitions(address, in: source)
-        case .json, .xml: cursors = []
-        }
-        return cursors.enumerated().map { Position(cursor: $1, index: $0 + 1) }
-    }
-
     enum Written {
         case record(key: String?, value: [UInt8])
         /// The record breaks its schema: the reference path names the violation.
         case schemaViolation
     }
 
-    func write(_ source: HL7Source, headers: [String: String], at position: Position) throws(MappingFailure) -> Written {
-        let writer = Writer(plan: self, source: source, headers: headers)
+    /// Writes the target's records, one per element of its `each` (else one) where its `when` holds,
+    /// from the message's slots (`table`, its root filled).
+    func records(
+        _ table: HL7Table, headers: [String: String], _ emit: (Position, Written) throws(MappingFailure) -> Void
+    ) throws(MappingFailure) {
+        let writer = Writer(plan: self, table: table, headers: headers)
         var output = Writer.Output()
         defer { output.out.deallocate() }
-        let key = try self.key.flatMap { rule throws(MappingFailure) in try writer.keyText(&output, rule, position) }
-        try writer.writeBody(&output, body, position)
-        return output.valid ? .record(key: key, value: output.out.array) : .schemaViolation
+        func record(_ position: Position) throws(MappingFailure) {
+            if let when, !when.holds(table, position.cursor) { return }
+            output.reset()
+            let key = try self.key.flatMap { rule throws(MappingFailure) in try writer.keyText(&output, rule, position) }
+            try writer.writeBody(&output, body, position)
+            try emit(position, output.valid ? .record(key: key, value: output.out.array) : .schemaViolation)
+        }
+        guard scope != 0 else { return try record(Position()) }
+        try table.forEach(scope, from: HL7Cursor()) { cursor, index throws(MappingFailure) in try record(Position(cursor: cursor, index: index)) }
     }
 }
 
@@ -388,21 +408,33 @@ final class HL7JSONPlan: Sendable {
 /// case, code, type) and are then escaped into `out`.
 ///
 /// The writer itself never changes (what changes is the `Output` passed along), so the plan's arrays are
-/// read in place.
-private struct Writer {
+/// read in place. A class: the closures that iterate `each` elements capture it with one retain, not
+/// one per reference it holds.
+private final class Writer {
     let plan: HL7JSONPlan
-    let source: HL7Source
+    let table: HL7Table
     let headers: [String: String]
+
+    init(plan: HL7JSONPlan, table: HL7Table, headers: [String: String]) {
+        self.plan = plan
+        self.table = table
+        self.headers = headers
+    }
 
     struct Output {
         var out = RecordBytes(capacity: 2048)
         var scratch: [UInt8] = []
         /// Whether everything written so far satisfies the schema.
         var valid = true
-        var repetitions = HL7Source.ReadCache()
 
         init() {
             scratch.reserveCapacity(64)
+        }
+
+        /// Ready for the next record of the same target.
+        mutating func reset() {
+            out.truncate(to: 0)
+            valid = true
         }
     }
 
@@ -417,13 +449,13 @@ private struct Writer {
     }
 
     func keyText(_ o: inout Output, _ index: Int, _ position: HL7JSONPlan.Position) throws(MappingFailure) -> String? {
-        let rule = plan.rules[index]
+        let rule = UnsafePointer(plan.rules + index)
         switch try produce(&o, rule, position) {
         case .text: return String(decoding: o.scratch, as: UTF8.self)
         case .constant(let constant): return plan.constants[constant].scalarText
         case .none:
-            if let fallback = rule.fallback { return plan.constants[fallback].scalarText }
-            if rule.required { throw Evaluator.missingRequired(plan.references[rule.reference]) }
+            if let fallback = rule.pointee.fallback { return plan.constants[fallback].scalarText }
+            if rule.pointee.required { throw Evaluator.missingRequired(plan.references[rule.pointee.reference]) }
             return nil
         }
     }
@@ -431,15 +463,15 @@ private struct Writer {
     /// The body: an object even when no member has a value.
     func writeBody(_ o: inout Output, _ index: Int, _ position: HL7JSONPlan.Position) throws(MappingFailure) {
         o.out.append(UInt8(ascii: "{"))
-        _ = try members(&o, plan.rules[index], position)
+        _ = try members(&o, plan.rules + index, position)
         o.out.append(UInt8(ascii: "}"))
     }
 
     /// Writes the rule's member key and value, or nothing when it has no value.
     func member(_ o: inout Output, _ index: Int, _ position: HL7JSONPlan.Position) throws(MappingFailure) -> Bool {
-        let rule = plan.rules[index]
-        if rule.when == nil || plan.conditions[rule.when!].holds(source, position.cursor) {
-            switch rule.source {
+        let rule = UnsafePointer(plan.rules + index)
+        if rule.pointee.when == nil || plan.conditions[rule.pointee.when!].holds(table, position.cursor) {
+            switch rule.pointee.source {
             case .object:
                 let mark = o.out.count
                 appendKey(&o, rule)
@@ -449,13 +481,13 @@ private struct Writer {
                     return true
                 }
                 o.out.truncate(to: mark)
-            case .each(let selector, let item):
+            case .each(let scope, let item):
                 let mark = o.out.count
                 appendKey(&o, rule)
-                if try elements(&o, rule, plan.selectors[selector], item, position) { return true }
+                if try elements(&o, rule, scope, item, position) { return true }
                 o.out.truncate(to: mark)
             default:
-                if rule.direct, let wrote = direct(&o, rule, position) {
+                if rule.pointee.direct, let wrote = direct(&o, rule, position) {
                     if wrote { return true }
                     break
                 }
@@ -463,7 +495,7 @@ private struct Writer {
                 case .none: break
                 case .text(let kind, let entry):
                     appendKey(&o, rule)
-                    emit(&o, kind, entry: entry, rule.check)
+                    emit(&o, kind, entry: entry, rule.pointee.check)
                     return true
                 case .constant(let constant):
                     appendKey(&o, rule)
@@ -473,49 +505,49 @@ private struct Writer {
                 }
             }
         }
-        if let fallback = rule.fallback {
+        if let fallback = rule.pointee.fallback {
             appendKey(&o, rule)
             o.out.append(plan.constants[fallback].json)
             o.valid = o.valid && plan.constants[fallback].valid
             return true
         }
-        if rule.required { throw Evaluator.missingRequired(plan.references[rule.reference]) }
+        if rule.pointee.required { throw Evaluator.missingRequired(plan.references[rule.pointee.reference]) }
         return false
     }
 
-    private func appendKey(_ o: inout Output, _ rule: HL7JSONPlan.Rule) {
-        guard !rule.memberKey.isEmpty else { return }
-        plan.memberKeys.withUnsafeBufferPointer { o.out.append(UnsafeBufferPointer(rebasing: $0[rule.memberKey])) }
+    private func appendKey(_ o: inout Output, _ rule: UnsafePointer<HL7JSONPlan.Rule>) {
+        guard !rule.pointee.memberKey.isEmpty else { return }
+        o.out.append(UnsafeBufferPointer(start: plan.memberKeys + rule.pointee.memberKey.lowerBound, count: rule.pointee.memberKey.count))
     }
 
     /// An object's members after its `{`; false (nothing closed) when none has a value.
-    private func members(_ o: inout Output, _ rule: HL7JSONPlan.Rule, _ position: HL7JSONPlan.Position) throws(MappingFailure) -> Bool {
-        guard case .object(let range) = rule.source else { return false }
+    private func members(_ o: inout Output, _ rule: UnsafePointer<HL7JSONPlan.Rule>, _ position: HL7JSONPlan.Position) throws(MappingFailure) -> Bool {
+        guard case .object(let range) = rule.pointee.source else { return false }
         var written: UInt64 = 0
-        for (offset, member) in plan.members[range].enumerated() {
+        for i in range {
             let mark = o.out.count
             if written != 0 { o.out.append(UInt8(ascii: ",")) }
-            if try self.member(&o, member, position) { written |= 1 << UInt64(offset) } else { o.out.truncate(to: mark) }
+            if try member(&o, plan.members[i], position) { written |= 1 << UInt64(i - range.lowerBound) } else { o.out.truncate(to: mark) }
         }
-        let check = rule.check
+        let check = rule.pointee.check
         o.valid = o.valid && !check.forbidden && check.objectAllowed && !check.requiredElsewhere
             && written & check.requiredMembers == check.requiredMembers
         return written != 0
     }
 
     private func elements(
-        _ o: inout Output, _ rule: HL7JSONPlan.Rule, _ selector: Selector, _ item: Int, _ position: HL7JSONPlan.Position
+        _ o: inout Output, _ rule: UnsafePointer<HL7JSONPlan.Rule>, _ scope: Int, _ item: Int, _ position: HL7JSONPlan.Position
     ) throws(MappingFailure) -> Bool {
         o.out.append(UInt8(ascii: "["))
         var count = 0
-        for element in HL7JSONPlan.positions(selector, from: position.cursor, source) {
+        try table.forEach(scope, from: position.cursor) { cursor, index throws(MappingFailure) in
             let mark = o.out.count
             if count > 0 { o.out.append(UInt8(ascii: ",")) }
-            if try member(&o, item, element) { count += 1 } else { o.out.truncate(to: mark) }
+            if try member(&o, item, HL7JSONPlan.Position(cursor: cursor, index: index)) { count += 1 } else { o.out.truncate(to: mark) }
         }
         guard count > 0 else { return false }
         o.out.append(UInt8(ascii: "]"))
-        let check = rule.check
+        let check = rule.pointee.check
         o.valid = o.valid && !check.forbidden && check.arrayAllowed && count >= check.minItems
         return true
     }
@@ -524,37 +556,35 @@ private struct Writer {
 
     /// A `direct` rule's value, escaped from the message's bytes into `out` after its key: true when
     /// written, false when it has none, nil when its text has escapes (then `produce` decodes it).
-    private func direct(_ o: inout Output, _ rule: HL7JSONPlan.Rule, _ position: HL7JSONPlan.Position) -> Bool? {
-        guard case .paths(let range) = rule.source else { return nil }
-        for index in range {
-            let element = SourcePath.hl7Element(plan.addresses[index], source: source, cursor: position.cursor, cache: &o.repetitions)
-            switch source.leaf(element) {
+    private func direct(_ o: inout Output, _ rule: UnsafePointer<HL7JSONPlan.Rule>, _ position: HL7JSONPlan.Position) -> Bool? {
+        guard case .paths(let range) = rule.pointee.source else { return nil }
+        for i in range {
+            let leaf = table[plan.slots[i]]
+            switch leaf.state {
             case .none: continue
-            case .decoded, .needsMessage: return nil
-            case .bytes(let leaf):
-                return source.bytes.withUnsafeBufferPointer { buffer in
-                    let text = UnsafeBufferPointer(rebasing: buffer[leaf])
-                    let value = rule.trim ? UnsafeBufferPointer(rebasing: text[ByteText.trimmed(text)]) : text
-                    guard !value.isEmpty else { return false }
-                    o.valid = o.valid && accepts(value, .string, entry: nil, rule.check)
-                    appendKey(&o, rule)
-                    o.out.append(UInt8(ascii: "\""))
-                    o.out.appendEscaped(value)
-                    o.out.append(UInt8(ascii: "\""))
-                    return true
-                }
+            case .escaped: return nil
+            case .bytes:
+                let text = UnsafeBufferPointer(rebasing: table.bytes[leaf.start..<leaf.end])
+                let value = rule.pointee.trim ? UnsafeBufferPointer(rebasing: text[ByteText.trimmed(text)]) : text
+                guard !value.isEmpty else { return false }
+                o.valid = o.valid && accepts(value, .string, entry: nil, rule.pointee.check)
+                appendKey(&o, rule)
+                o.out.append(UInt8(ascii: "\""))
+                o.out.appendEscaped(value)
+                o.out.append(UInt8(ascii: "\""))
+                return true
             }
         }
         return false
     }
 
     /// A scalar rule's source and modifiers (not `when`, `default`, `required`).
-    private func produce(_ o: inout Output, _ rule: HL7JSONPlan.Rule, _ position: HL7JSONPlan.Position) throws(MappingFailure) -> Produced {
+    private func produce(_ o: inout Output, _ rule: UnsafePointer<HL7JSONPlan.Rule>, _ position: HL7JSONPlan.Position) throws(MappingFailure) -> Produced {
         o.scratch.removeAll(keepingCapacity: true)
         var kind = Kind.string
-        switch rule.source {
+        switch rule.pointee.source {
         case .paths(let range):
-            guard range.contains(where: { read(&o, $0, position.cursor) }) else { return .none }
+            guard range.contains(where: { read(&o, plan.slots[$0], position.cursor) }) else { return .none }
         case .format(let range):
             var any = false
             for piece in plan.pieces[range] {
@@ -582,39 +612,28 @@ private struct Writer {
             return .none
         }
         if kind == .string {
-            if rule.trim { trim(&o, from: 0) }
-            if let textCase = rule.textCase { changeCase(&o, textCase) }
+            if rule.pointee.trim { trim(&o, from: 0) }
+            if let textCase = rule.pointee.textCase { changeCase(&o, textCase) }
             if o.scratch.isEmpty { return .none }
         }
         var entry: Int?
-        if let table = rule.table {
+        if let table = rule.pointee.table {
             entry = try translate(&o, table, rule)
             kind = .string
         }
-        if let type = rule.type {
+        if let type = rule.pointee.type {
             kind = try convert(&o, to: type, from: kind, rule)
             entry = nil
         }
         return .text(kind, entry: entry)
     }
 
-    /// Appends the text at `addresses[index]` to `scratch`; false when it has none.
-    private func read(_ o: inout Output, _ index: Int, _ cursor: HL7Cursor) -> Bool {
-        let address = plan.addresses[index]
-        let element = SourcePath.hl7Element(address, source: source, cursor: cursor, cache: &o.repetitions)
-        switch source.leaf(element) {
-        case .none:
-            return false
-        case .bytes(let range):
-            source.bytes.withUnsafeBufferPointer { o.scratch.append(contentsOf: UnsafeBufferPointer(rebasing: $0[range])) }
-        case .decoded(let bytes):
-            guard !bytes.isEmpty else { return false }
-            o.scratch.append(contentsOf: bytes)
-        case .needsMessage:
-            guard let text = SourcePath.hl7Element(address.path, message: source.message, cursor: cursor).string, !text.isEmpty else {
-                return false
-            }
-            o.scratch.append(contentsOf: text.utf8)
+    /// Appends the text of `slot` to `scratch`; false when it has none.
+    private func read(_ o: inout Output, _ slot: Int, _ cursor: HL7Cursor) -> Bool {
+        switch table.text(slot, cursor) {
+        case .none: return false
+        case .bytes(let range): o.scratch.append(contentsOf: UnsafeBufferPointer(rebasing: table.bytes[range]))
+        case .decoded(let bytes): o.scratch.append(contentsOf: bytes)
         }
         return true
     }
@@ -637,7 +656,7 @@ private struct Writer {
     }
 
     /// Replaces the code in `scratch` by its target; the entry, when the target is a table entry's.
-    private func translate(_ o: inout Output, _ table: Int, _ rule: HL7JSONPlan.Rule) throws(MappingFailure) -> Int? {
+    private func translate(_ o: inout Output, _ table: Int, _ rule: UnsafePointer<HL7JSONPlan.Rule>) throws(MappingFailure) -> Int? {
         if case .entry(let entry) = o.scratch.withUnsafeBufferPointer({ plan.tables[table].bytes.lookup($0) }) {
             replaceScratch(&o, with: plan.tables[table].bytes.targetBytes[entry])
             return entry
@@ -645,23 +664,27 @@ private struct Writer {
         // Missing (the policy decides) or not decidable on bytes.
         let code = String(decoding: o.scratch, as: UTF8.self)
         guard let target = plan.tables[table].table.translate(code) else {
-            throw Evaluator.missingCode(code, plan.tables[table].table, plan.references[rule.reference])
+            throw Evaluator.missingCode(code, plan.tables[table].table, plan.references[rule.pointee.reference])
         }
         replaceScratch(&o, with: target.utf8)
         return nil
     }
 
     /// Converts `scratch` to `type`: dates on the bytes, the rest as `ValueConversion` does.
-    private func convert(_ o: inout Output, to type: ValueType, from kind: Kind, _ rule: HL7JSONPlan.Rule) throws(MappingFailure) -> Kind {
+    private func convert(_ o: inout Output, to type: ValueType, from kind: Kind, _ rule: UnsafePointer<HL7JSONPlan.Rule>) throws(MappingFailure) -> Kind {
         switch type {
         case .date, .datetime:
             guard let fields = o.scratch.withUnsafeBufferPointer({ TimeConversion.parse(bytes: $0) }) else {
-                throw Evaluator.typeFailure(type, plan.references[rule.reference])
+                throw Evaluator.typeFailure(type, plan.references[rule.pointee.reference])
             }
             o.scratch.removeAll(keepingCapacity: true)
             if type == .date { TimeConversion.appendDate(fields, to: &o.scratch) } else { plan.time.appendRFC3339(fields, to: &o.scratch) }
             return .string
         default:
+            if type == .decimal, let plain = o.scratch.withUnsafeBufferPointer({ DecimalText.normalizedPlain($0) }) {
+                replaceScratch(&o, with: plain)
+                return .number
+            }
             let text = String(decoding: o.scratch, as: UTF8.self)
             switch ValueConversion.convert(kind == .number ? .number(text) : .string(text), to: type, time: plan.time) {
             case .string(let converted)?:
@@ -674,7 +697,7 @@ private struct Writer {
                 replaceScratch(&o, with: (converted ? "true" : "false").utf8)
                 return .bool
             default:
-                throw Evaluator.typeFailure(type, plan.references[rule.reference])
+                throw Evaluator.typeFailure(type, plan.references[rule.pointee.reference])
             }
         }
     }
@@ -720,11 +743,12 @@ private struct Writer {
     }
 }
 
+/// A condition of an hl7v2 mapping, its paths compiled into slots of the mapping's `HL7Layout`.
 indirect enum HL7Condition: Sendable {
-    case exists(HL7Address)
-    case equals(HL7Address, Expected)
-    case oneOf(HL7Address, [Expected], Set<String>)
-    case matches(HL7Address, CompiledRegex)
+    case exists(Int)
+    case equals(Int, Expected)
+    case oneOf(Int, [Expected], Set<String>)
+    case matches(Int, CompiledRegex)
     case all([HL7Condition])
     case any([HL7Condition])
     case not(HL7Condition)
@@ -740,66 +764,59 @@ indirect enum HL7Condition: Sendable {
         }
     }
 
-    /// A condition of an hl7v2 mapping (whose paths are all hl7v2 paths).
-    init(_ condition: Condition) {
-        func address(_ path: SourcePath) -> HL7Address {
+    /// A condition of an hl7v2 mapping (whose paths are all hl7v2 paths), read in `frame`.
+    init(_ condition: Condition, _ layout: inout HL7Layout.Builder, _ frame: HL7Layout.Frame) {
+        func slot(_ path: SourcePath) -> Int {
             guard case .hl7v2(let address) = path else { preconditionFailure("an hl7v2 mapping has hl7v2 paths") }
-            return address
+            return layout.slot(address, in: frame)
         }
         switch condition {
-        case .exists(let path): self = .exists(address(path))
-        case .equals(let path, let expected): self = .equals(address(path), Expected(expected))
-        case .oneOf(let path, let expected): self = .oneOf(address(path), expected.sorted().map(Expected.init), expected)
-        case .matches(let path, let regex): self = .matches(address(path), regex)
-        case .all(let conditions): self = .all(conditions.map(HL7Condition.init))
-        case .any(let conditions): self = .any(conditions.map(HL7Condition.init))
-        case .not(let inner): self = .not(HL7Condition(inner))
+        case .exists(let path): self = .exists(slot(path))
+        case .equals(let path, let expected): self = .equals(slot(path), Expected(expected))
+        case .oneOf(let path, let expected): self = .oneOf(slot(path), expected.sorted().map(Expected.init), expected)
+        case .matches(let path, let regex): self = .matches(slot(path), regex)
+        case .all(let conditions): self = .all(conditions.map { HL7Condition($0, &layout, frame) })
+        case .any(let conditions): self = .any(conditions.map { HL7Condition($0, &layout, frame) })
+        case .not(let inner): self = .not(HL7Condition(inner, &layout, frame))
         }
     }
 
-    func holds(_ source: HL7Source, _ cursor: HL7Cursor) -> Bool {
+    func holds(_ table: HL7Table, _ cursor: HL7Cursor) -> Bool {
         switch self {
-        case .exists(let address):
-            return Self.withText(address, source, cursor) { $0 != nil }
-        case .equals(let address, let expected):
-            return Self.withText(address, source, cursor) { text in
+        case .exists(let slot):
+            return Self.withText(slot, table, cursor) { $0 != nil }
+        case .equals(let slot, let expected):
+            return Self.withText(slot, table, cursor) { text in
                 guard let text else { return false }
                 if let ascii = expected.ascii, text.allSatisfy({ $0 < 0x80 }) { return text.elementsEqual(ascii) }
                 return String(decoding: text, as: UTF8.self) == expected.text
             }
-        case .oneOf(let address, let expected, let set):
-            return Self.withText(address, source, cursor) { text in
+        case .oneOf(let slot, let expected, let set):
+            return Self.withText(slot, table, cursor) { text in
                 guard let text else { return false }
                 if text.allSatisfy({ $0 < 0x80 }) && expected.allSatisfy({ $0.ascii != nil }) {
                     return expected.contains { text.elementsEqual($0.ascii!) }
                 }
                 return set.contains(String(decoding: text, as: UTF8.self))
             }
-        case .matches(let address, let regex):
-            return Self.withText(address, source, cursor) { text in text.map { regex.matchesWhole(String(decoding: $0, as: UTF8.self)) } ?? false }
-        case .all(let conditions): return conditions.allSatisfy { $0.holds(source, cursor) }
-        case .any(let conditions): return conditions.contains { $0.holds(source, cursor) }
-        case .not(let inner): return !inner.holds(source, cursor)
+        case .matches(let slot, let regex):
+            return Self.withText(slot, table, cursor) { text in text.map { regex.matchesWhole(String(decoding: $0, as: UTF8.self)) } ?? false }
+        case .all(let conditions): return conditions.allSatisfy { $0.holds(table, cursor) }
+        case .any(let conditions): return conditions.contains { $0.holds(table, cursor) }
+        case .not(let inner): return !inner.holds(table, cursor)
         }
     }
 
-    /// The trimmed text at `address` (nil when it has none) to `body`.
-    private static func withText(
-        _ address: HL7Address, _ source: HL7Source, _ cursor: HL7Cursor, _ body: (UnsafeBufferPointer<UInt8>?) -> Bool
-    ) -> Bool {
+    /// The trimmed text of `slot` (nil when it has none) to `body`.
+    private static func withText(_ slot: Int, _ table: HL7Table, _ cursor: HL7Cursor, _ body: (UnsafeBufferPointer<UInt8>?) -> Bool) -> Bool {
         func trimmed(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
             let kept = ByteText.trimmed(text)
             return body(kept.isEmpty ? nil : UnsafeBufferPointer(rebasing: text[kept]))
         }
-        var cache = HL7Source.ReadCache()
-        let element = SourcePath.hl7Element(address, source: source, cursor: cursor, cache: &cache)
-        switch source.leaf(element) {
+        switch table.text(slot, cursor) {
         case .none: return body(nil)
-        case .bytes(let range): return source.bytes.withUnsafeBufferPointer { trimmed(UnsafeBufferPointer(rebasing: $0[range])) }
+        case .bytes(let range): return trimmed(UnsafeBufferPointer(rebasing: table.bytes[range]))
         case .decoded(let bytes): return bytes.withUnsafeBufferPointer { trimmed($0) }
-        case .needsMessage:
-            let text = SourcePath.hl7Element(address.path, message: source.message, cursor: cursor).string ?? ""
-            return Array(text.utf8).withUnsafeBufferPointer { trimmed($0) }
         }
     }
 }

@@ -7,6 +7,8 @@ import MedBusHL7
 /// that each retain the message storage and rescans the field, ~80 ns a read; a mapping reads 50 to 100
 /// paths per message, which cost more than the parse itself. Here the parser's index is read directly
 /// (`HL7Message.fieldIndex`, no copy) and every read is allocation-free until the value is written.
+/// Compiled plans go further and do not navigate per read at all: `HL7Layout` scans each field they
+/// read once per message; the navigation here serves the reference path and finds those fields.
 ///
 /// The navigation below mirrors `HL7Element`'s rules exactly (MSH-1/MSH-2 literal, a primitive is its own
 /// first component, a path stopping above the leaves reads the first leaf, `""` is HL7 null); the
@@ -142,74 +144,11 @@ final class HL7Source: Sendable {
         }
     }
 
-    /// What the last reads found, for the reads that follow (a mapping reads `PV1-3.1`, `PV1-3.2`, … in a
-    /// row): the segment, the repetition (finding one scans its field) and the last component (the next
-    /// one is found by scanning on from there, not from the field's start).
-    struct ReadCache {
-        var segmentID: UInt32 = 0
-        var segmentOccurrence = 0
-        var segmentIndex: Int?
-        var field: Element?
-        var number = 0
-        var repetition = Element(range: 0..<0, level: .repetition)
-        /// Component `componentNumber` of the repetition `componentParent` starts at `componentStart`.
-        var componentParent: Range<Int>?
-        var componentNumber = 0
-        var componentStart = 0
-
-        mutating func segment(_ id: UInt32, occurrence: Int, in source: HL7Source) -> Int? {
-            if id == segmentID && occurrence == segmentOccurrence { return segmentIndex }
-            segmentIndex = source.segmentIndex(id: id, occurrence: occurrence)
-            segmentID = id
-            segmentOccurrence = occurrence
-            return segmentIndex
-        }
-
-        mutating func repetition(_ n: Int, of field: Element, in source: HL7Source) -> Element {
-            if let cached = self.field, cached.range == field.range, cached.level == field.level, cached.isLiteral == field.isLiteral, n == number {
-                return repetition
-            }
-            repetition = source.repetition(n, of: field)
-            self.field = field
-            number = n
-            return repetition
-        }
-
-        /// `source.component(n, of: element)`.
-        mutating func component(_ n: Int, of element: Element, in source: HL7Source) -> Element {
-            guard element.level == .repetition, !element.isLiteral, n >= 1 else { return source.component(n, of: element) }
-            var start = element.range.lowerBound
-            var seen = 1
-            if componentParent == element.range, componentNumber <= n {
-                start = componentStart
-                seen = componentNumber
-            }
-            let separator = source.delimiters.component
-            return source.bytes.withUnsafeBufferPointer { buffer in
-                var i = start
-                let upper = element.range.upperBound
-                while i < upper {
-                    if buffer[i] == separator {
-                        if seen == n { break }
-                        seen += 1
-                        start = i + 1
-                    }
-                    i += 1
-                }
-                guard seen == n else { return element.absent }
-                componentParent = element.range
-                componentNumber = n
-                componentStart = start
-                return Element(range: start..<i, level: .component)
-            }
-        }
-    }
-
     /// What a terser path addresses (`HL7Message.element(at:)`), from segment occurrence `occurrence`.
-    func element(_ address: HL7Address, occurrence: Int, cache: inout ReadCache) -> Element {
-        guard let index = cache.segment(address.segment, occurrence: occurrence, in: self) else { return Element(range: 0..<0, level: .field) }
-        var element = cache.repetition(address.repetition, of: field(address.field, ofSegment: index), in: self)
-        if let component = address.component { element = cache.component(component, of: element, in: self) }
+    func element(_ address: HL7Address, occurrence: Int) -> Element {
+        guard let index = segmentIndex(id: address.segment, occurrence: occurrence) else { return Element(range: 0..<0, level: .field) }
+        var element = repetition(address.repetition, of: field(address.field, ofSegment: index))
+        if let component = address.component { element = self.component(component, of: element) }
         if let subcomponent = address.subcomponent { element = self.subcomponent(subcomponent, of: element) }
         return element
     }
@@ -231,7 +170,12 @@ final class HL7Source: Sendable {
         let leaf = element.isLiteral ? element.range : firstLeaf(element)
         guard !leaf.isEmpty else { return .none }
         if element.isLiteral { return .bytes(leaf) }
-        return bytes.withUnsafeBufferPointer { buffer -> Leaf in
+        return decode(leaf)
+    }
+
+    /// A non-empty leaf that is not MSH-1/MSH-2 as a value: HL7 null, its bytes, or decoded.
+    func decode(_ leaf: Range<Int>) -> Leaf {
+        bytes.withUnsafeBufferPointer { buffer -> Leaf in
             let text = UnsafeBufferPointer(rebasing: buffer[leaf])
             if text.count == 2 && text[0] == UInt8(ascii: "\"") && text[1] == UInt8(ascii: "\"") { return .none }
             guard text.contains(delimiters.escape) else { return .bytes(leaf) }

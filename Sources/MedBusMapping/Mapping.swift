@@ -11,8 +11,10 @@ public final class Mapping: Sendable {
     let filter: Condition?
     let targets: [Target]
     let evaluator: Evaluator
-    /// hl7v2 mappings: the filter read from the message's bytes, and per target its plan (nil where the
-    /// reference path writes the target: hl7v2 targets, and what a plan does not compile).
+    /// hl7v2 mappings: where the filter and the plans read (one slot table per message), the filter
+    /// read from the message's bytes, and per target its plan (nil where the reference path writes the
+    /// target: hl7v2 targets, and what a plan does not compile).
+    let layout: HL7Layout?
     let hl7Filter: HL7Condition?
     let plans: [HL7JSONPlan?]
 
@@ -24,9 +26,25 @@ public final class Mapping: Sendable {
         self.targets = targets
         let time = TimeConversion(timeZone: timeZone)
         self.evaluator = Evaluator(time: time)
-        let hl7 = source.format == .hl7v2
-        hl7Filter = hl7 ? filter.map(HL7Condition.init) : nil
-        plans = targets.map { target in hl7 && target.format == .json ? try? HL7JSONPlan(target: target, time: time) : nil }
+        guard source.format == .hl7v2 else {
+            layout = nil
+            hl7Filter = nil
+            plans = targets.map { _ in nil }
+            return
+        }
+        var layout = HL7Layout.Builder()
+        hl7Filter = filter.map { HL7Condition($0, &layout, .root) }
+        plans = targets.map { target in
+            guard target.format == .json else { return nil }
+            // A target the plan does not compile leaves no slots behind.
+            let before = layout
+            do { return try HL7JSONPlan(target: target, time: time, layout: &layout) } catch {
+                layout = before
+                return nil
+            }
+        }
+        // Nothing reads slots (hl7v2 targets only, no filter): no table per message.
+        self.layout = hl7Filter != nil || plans.contains { $0 != nil } ? HL7Layout(layout) : nil
     }
 
     /// Compiles a bundle; every problem is reported at once, each at its file:line:column.
@@ -58,19 +76,24 @@ public final class Mapping: Sendable {
     func apply(_ document: SourceDocument, headers: [String: String]) throws(MappingFailure) -> Applied {
         do {
             let context = SourceContext(document: document, headers: headers)
-            if case .hl7v2(let source) = document, let hl7Filter {
-                if !hl7Filter.holds(source, HL7Cursor()) { return .filtered }
+            var table: HL7Table?
+            defer { table?.deallocate() }
+            if case .hl7v2(let source) = document, let layout {
+                table = HL7Table(layout, source)
+                if let hl7Filter, !hl7Filter.holds(table!, HL7Cursor()) { return .filtered }
             } else if let filter, !evaluator.holds(filter, context) {
                 return .filtered
             }
             var records: [MappedRecord] = []
-            for (target, plan) in zip(targets, plans) {
-                if case .hl7v2(let source) = document, let plan {
-                    for position in plan.positions(source) {
-                        records.append(try record(target, plan, source, position, context))
+            // By index: a `Target` copied per message would retain each of its references.
+            for index in targets.indices {
+                if let table, let plan = plans[index] {
+                    try plan.records(table, headers: headers) { position, written throws(MappingFailure) in
+                        records.append(try record(index, written, position, context))
                     }
                     continue
                 }
+                let target = targets[index]
                 let contexts = target.each.map { evaluator.iterate($0, context) } ?? [context]
                 for (index, occurrence) in contexts.enumerated() {
                     if let when = target.when, !evaluator.holds(when, occurrence) { continue }
@@ -89,18 +112,18 @@ public final class Mapping: Sendable {
     /// A record through the target's plan; one the plan finds invalid goes through the reference path,
     /// which names the violation.
     private func record(
-        _ target: Target, _ plan: HL7JSONPlan, _ source: HL7Source, _ position: HL7JSONPlan.Position, _ context: SourceContext
+        _ target: Int, _ written: HL7JSONPlan.Written, _ position: HL7JSONPlan.Position, _ context: SourceContext
     ) throws(MappingFailure) -> MappedRecord {
-        switch try plan.write(source, headers: context.headers, at: position) {
+        switch written {
         case .record(let key, let value):
             return MappedRecord(
-                mapping: name, version: version, target: target.name, topic: target.topic, key: key, value: value,
+                mapping: name, version: version, target: targets[target].name, topic: targets[target].topic, key: key, value: value,
                 contentType: MappedRecord.jsonContentType)
         case .schemaViolation:
             var context = context
             context.hl7 = position.cursor
             context.index = position.index
-            return try record(target, context, index: (position.index ?? 1) - 1)
+            return try record(targets[target], context, index: (position.index ?? 1) - 1)
         }
     }
 

@@ -70,26 +70,23 @@ enum SourcePath: Sendable {
 
     /// The text at a terser path; nil when absent or HL7 null.
     static func hl7Text(_ address: HL7Address, source: HL7Source, cursor: HL7Cursor) -> String? {
-        var cache = HL7Source.ReadCache()
-        return source.string(hl7Element(address, source: source, cursor: cursor, cache: &cache)) {
+        source.string(hl7Element(address, source: source, cursor: cursor)) {
             hl7Element(address.path, message: source.message, cursor: cursor)
         }
     }
 
     /// The element a terser path names, with the iterated segment or repetition standing in for the one the
     /// path would otherwise address.
-    static func hl7Element(
-        _ address: HL7Address, source: HL7Source, cursor: HL7Cursor, cache: inout HL7Source.ReadCache
-    ) -> HL7Source.Element {
+    static func hl7Element(_ address: HL7Address, source: HL7Source, cursor: HL7Cursor) -> HL7Source.Element {
         if let repetition = cursor.repetition, repetition.segment == address.segment, repetition.field == address.field {
             var element = repetition.element
-            if let component = address.component { element = cache.component(component, of: element, in: source) }
+            if let component = address.component { element = source.component(component, of: element) }
             if let subcomponent = address.subcomponent { element = source.subcomponent(subcomponent, of: element) }
             return element
         }
         var occurrence = address.occurrence
         if let segment = cursor.segment, segment.id == address.segment, occurrence == 1 { occurrence = segment.occurrence }
-        return source.element(address, occurrence: occurrence, cache: &cache)
+        return source.element(address, occurrence: occurrence)
     }
 
     /// The same element through `HL7Message` (the reference reading), for the values `HL7Source` does not

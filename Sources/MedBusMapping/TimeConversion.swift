@@ -140,9 +140,13 @@ struct TimeConversion: Sendable {
         return text.withUTF8 { Self.parse(bytes: $0) }
     }
 
-    static func parse(bytes b: UnsafeBufferPointer<UInt8>) -> Fields? {
+    /// A position in bytes being parsed. A struct, not a local `var` that nested functions capture: a
+    /// captured variable is checked for exclusive access at run time on every read.
+    private struct Reader {
+        let b: UnsafeBufferPointer<UInt8>
         var i = 0
-        func digits(_ n: Int) -> Int? {
+
+        mutating func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }
             var v = 0
             for k in i..<(i + n) {
@@ -152,56 +156,61 @@ struct TimeConversion: Sendable {
             i += n
             return v
         }
-        func peek(_ c: Character) -> Bool { i < b.count && b[i] == c.asciiValue! }
+
+        func peek(_ c: Unicode.Scalar) -> Bool { i < b.count && b[i] == UInt8(ascii: c) }
+    }
+
+    static func parse(bytes b: UnsafeBufferPointer<UInt8>) -> Fields? {
+        var r = Reader(b: b)
         let iso = b.count >= 5 && b[4] == UInt8(ascii: "-")
-        guard let year = digits(4) else { return nil }
-        if iso { i += 1 }
-        guard let month = digits(2) else { return nil }
-        if iso { guard peek("-") else { return nil }; i += 1 }
-        guard let day = digits(2) else { return nil }
+        guard let year = r.digits(4) else { return nil }
+        if iso { r.i += 1 }
+        guard let month = r.digits(2) else { return nil }
+        if iso { guard r.peek("-") else { return nil }; r.i += 1 }
+        guard let day = r.digits(2) else { return nil }
         var f = Fields(year: year, month: month, day: day)
         if iso {
-            if peek("T") || peek("t") || peek(" ") {
-                i += 1
-                guard let h = digits(2), peek(":") else { return nil }
-                i += 1
-                guard let m = digits(2) else { return nil }
+            if r.peek("T") || r.peek("t") || r.peek(" ") {
+                r.i += 1
+                guard let h = r.digits(2), r.peek(":") else { return nil }
+                r.i += 1
+                guard let m = r.digits(2) else { return nil }
                 f.hour = h
                 f.minute = m
-                if peek(":") {
-                    i += 1
-                    guard let s = digits(2) else { return nil }
+                if r.peek(":") {
+                    r.i += 1
+                    guard let s = r.digits(2) else { return nil }
                     f.second = s
                 }
             }
         } else {
-            if let h = digits(2) {
+            if let h = r.digits(2) {
                 f.hour = h
-                if let m = digits(2) {
+                if let m = r.digits(2) {
                     f.minute = m
-                    if let s = digits(2) { f.second = s }
+                    if let s = r.digits(2) { f.second = s }
                 }
             }
         }
-        if peek(".") && (f.hour > 0 || f.minute > 0 || f.second > 0 || i >= 12) {
-            i += 1
-            let start = i
-            while i < b.count, b[i] >= 0x30 && b[i] <= 0x39 { i += 1 }
-            guard i > start else { return nil }
-            f.fraction = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+        if r.peek(".") && (f.hour > 0 || f.minute > 0 || f.second > 0 || r.i >= 12) {
+            r.i += 1
+            let start = r.i
+            while r.i < b.count, b[r.i] >= 0x30 && b[r.i] <= 0x39 { r.i += 1 }
+            guard r.i > start else { return nil }
+            f.fraction = String(decoding: UnsafeBufferPointer(rebasing: b[start..<r.i]), as: UTF8.self)
         }
-        if peek("Z") || peek("z") {
-            i += 1
+        if r.peek("Z") || r.peek("z") {
+            r.i += 1
             f.offsetMinutes = 0
-        } else if peek("+") || peek("-") {
-            let negative = peek("-")
-            i += 1
-            guard let hh = digits(2) else { return nil }
-            if iso || peek(":") { if peek(":") { i += 1 } }
-            guard let mm = digits(2), hh <= 23, mm <= 59 else { return nil }
+        } else if r.peek("+") || r.peek("-") {
+            let negative = r.peek("-")
+            r.i += 1
+            guard let hh = r.digits(2) else { return nil }
+            if iso || r.peek(":") { if r.peek(":") { r.i += 1 } }
+            guard let mm = r.digits(2), hh <= 23, mm <= 59 else { return nil }
             f.offsetMinutes = (negative ? -1 : 1) * (hh * 60 + mm)
         }
-        guard i == b.count else { return nil }
+        guard r.i == b.count else { return nil }
         guard (1...12).contains(f.month), f.day >= 1, f.day <= Self.daysIn(f.year, f.month), f.hour <= 23, f.minute <= 59, f.second <= 60 else {
             return nil
         }

@@ -4,6 +4,7 @@ import MedBusAdapterSDK
 import MedBusCore
 import MedBusHTTPClient
 import MedBusKafka
+import MedBusTLS
 import NIOCore
 import NIOPosix
 import Yams
@@ -15,7 +16,12 @@ import Yams
 /// name: ed-his-h37010200001              # unique per installation; in logs, dead letters, the group id
 /// topic: dispatch.prearrival.H37010200001
 /// connect: 10.20.0.15:2575               # mllp-out: the receiver's host:port
-/// # url: http://10.20.0.16:8080/medbus   # http-out: the endpoint POSTed to
+/// # url: https://10.20.0.16:8443/medbus  # http-out: the endpoint POSTed to
+/// tls:                                   # mllp-out: MLLP over TLS; http-out: for an https url
+///   caFile: /etc/medbus/tls/his-ca.pem   # the only CA trusted (default: the system trust store)
+///   certificateFile: /etc/medbus/tls/medbus-client.pem   # mutual TLS: our certificate…
+///   privateKeyFile: /etc/medbus/tls/medbus-client.key    # …and its key
+///   serverName: his.h37010200001.example # checked against the server's certificate (default: the host)
 /// options:
 ///   timeoutSeconds: 10                   # one attempt: connect + send + ACK/response
 ///   maxAttempts: 10                      # then the record is dead-lettered
@@ -50,10 +56,12 @@ public struct DestinationManifest: Sendable, Equatable {
     public var maxAckBytes: Int
     /// http-out: extra request headers, sorted by name.
     public var headers: [String: String]
+    /// MLLP over TLS, or the TLS settings of an `https` url; nil for plain MLLP and `http`.
+    public var tls: TLSClientConfiguration?
     /// The file it came from, for error messages.
     public var file: String
 
-    static let keys: Set<String> = ["kind", "name", "topic", "connect", "url", "group", "deadLetterTopic", "headers", "options"]
+    static let keys: Set<String> = ["kind", "name", "topic", "connect", "url", "group", "deadLetterTopic", "headers", "options", "tls"]
     static let commonOptions: Set<String> = ["timeoutSeconds", "maxAttempts", "initialBackoffMilliseconds", "maxBackoffSeconds"]
 
     /// - Throws: `ManifestError` naming the file and the field at fault.
@@ -120,6 +128,16 @@ public struct DestinationManifest: Sendable, Equatable {
             attemptTimeout: .seconds(try positive("timeoutSeconds", default: 10))
         )
 
+        var tls: TLSClientConfiguration?
+        if let raw = fields["tls"] {
+            guard let map = raw as? [String: Any] else { throw fail("'tls' must be a mapping ({} for the system trust store)") }
+            do {
+                let configuration = try TLSClientConfiguration(manifest: map.mapValues { "\($0)" })
+                _ = try configuration.makeContext()
+                tls = configuration
+            } catch { throw fail("tls: \(error)") }
+        }
+
         let target: Target
         var headers: [String: String] = [:]
         switch kind {
@@ -134,7 +152,10 @@ public struct DestinationManifest: Sendable, Equatable {
         case .httpOut:
             guard fields["connect"] == nil else { throw fail("'connect' belongs to mllp-out; http-out uses 'url'") }
             let url = try string("url")
-            do { _ = try HTTPEndpoint(url) } catch { throw fail("'url' \(error)") }
+            let endpoint: HTTPEndpoint
+            do { endpoint = try HTTPEndpoint(url) } catch { throw fail("'url' \(error)") }
+            guard endpoint.usesTLS || tls == nil else { throw fail("'tls' needs an https url") }
+            if endpoint.usesTLS, tls == nil { tls = TLSClientConfiguration() }
             target = .http(url: url)
             if let raw = fields["headers"] {
                 guard let map = raw as? [String: Any] else { throw fail("'headers' must be a mapping of header name to value") }
@@ -150,16 +171,17 @@ public struct DestinationManifest: Sendable, Equatable {
         return DestinationManifest(
             kind: kind, name: name, topic: topic, target: target,
             groupID: try optionalString("group") ?? "medbus-out.\(name)", deadLetterTopic: deadLetterTopic,
-            policy: policy, maxAckBytes: try positive("maxAckBytes", default: 1 << 20), headers: headers, file: file)
+            policy: policy, maxAckBytes: try positive("maxAckBytes", default: 1 << 20), headers: headers, tls: tls, file: file)
     }
 
     /// The transport for this destination, its timeout from `options.timeoutSeconds`.
     public func makeTransport(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "medbus.outbound")) throws -> any OutboundTransport {
+        let context = try tls?.makeContext()
         switch target {
         case .mllp(let host, let port):
-            return MLLPDestination(host: host, port: port, timeout: policy.attemptTimeout, maxAckBytes: maxAckBytes, group: group, logger: logger)
+            return MLLPDestination(host: host, port: port, tls: context, timeout: policy.attemptTimeout, maxAckBytes: maxAckBytes, group: group, logger: logger)
         case .http(let url):
-            return try HTTPDestination(url: url, timeout: policy.attemptTimeout, headers: headers.sorted { $0.key < $1.key }, group: group, logger: logger)
+            return try HTTPDestination(url: url, tls: context, timeout: policy.attemptTimeout, headers: headers.sorted { $0.key < $1.key }, group: group, logger: logger)
         }
     }
 

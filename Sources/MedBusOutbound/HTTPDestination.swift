@@ -3,6 +3,7 @@ import Logging
 import MedBusCore
 import MedBusKafka
 import MedBusHTTPClient
+import MedBusTLS
 import NIOCore
 import NIOPosix
 
@@ -27,9 +28,11 @@ public final class HTTPDestination: OutboundTransport {
     private let client: HTTPClient
     private let logger: Logger
 
-    /// - Throws: `HTTPEndpoint.Error` when `url` is not an `http://` URL with a host.
+    /// - Parameter tls: for an `https` url; nil there means the system trust store.
+    /// - Throws: `HTTPEndpoint.Error` when `url` is not an `http(s)://` URL with a host.
     public init(
         url: String,
+        tls: TLSClientContext? = nil,
         timeout: Duration = .seconds(10),
         headers: [(String, String)] = [],
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -37,7 +40,7 @@ public final class HTTPDestination: OutboundTransport {
     ) throws {
         self.endpoint = try HTTPEndpoint(url)
         // The response body is never kept: it may echo patient data.
-        self.client = HTTPClient(endpoint: endpoint, maxResponseBytes: 1 << 20, group: group)
+        self.client = HTTPClient(endpoint: endpoint, tls: tls, maxResponseBytes: 1 << 20, group: group, logger: logger)
         self.timeout = timeout
         self.headers = headers
         self.logger = logger

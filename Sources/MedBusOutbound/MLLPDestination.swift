@@ -2,6 +2,7 @@ import Logging
 import MedBusHL7
 import MedBusKafka
 import MedBusMLLP
+import MedBusTLS
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -16,6 +17,9 @@ import NIOPosix
 /// another control id, closes the connection — the ACK stream is no longer in step — and the
 /// attempt is transient. The receiver deduplicates resends by MSH-10, which never changes.
 ///
+/// With `tls`, the connection is MLLP over TLS: the record is sent only once the receiver's
+/// certificate verified (a failed handshake is a transient failure in which nothing was sent).
+///
 /// MLLP carries one message at a time per connection, so lanes of several partitions take turns
 /// on it, in arrival order; each lane still waits for its own ACK before its next record.
 public final class MLLPDestination: OutboundTransport {
@@ -25,6 +29,7 @@ public final class MLLPDestination: OutboundTransport {
     public let timeout: Duration
     /// ACKs larger than this are treated as a broken stream.
     public let maxAckBytes: Int
+    public let tls: TLSClientContext?
 
     private let group: EventLoopGroup
     private let logger: Logger
@@ -34,6 +39,7 @@ public final class MLLPDestination: OutboundTransport {
     public init(
         host: String,
         port: Int,
+        tls: TLSClientContext? = nil,
         timeout: Duration = .seconds(10),
         maxAckBytes: Int = 1 << 20,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -41,13 +47,14 @@ public final class MLLPDestination: OutboundTransport {
     ) {
         self.host = host
         self.port = port
+        self.tls = tls
         self.timeout = timeout
         self.maxAckBytes = maxAckBytes
         self.group = group
         self.logger = logger
     }
 
-    public var destination: String { "mllp://\(host):\(port)" }
+    public var destination: String { "\(tls == nil ? "mllp" : "mllps")://\(host):\(port)" }
 
     public func deliver(_ record: KafkaConsumerMessage) async throws(DeliveryFailure) {
         let controlID = try Self.controlID(of: record)
@@ -103,14 +110,23 @@ public final class MLLPDestination: OutboundTransport {
                     try sync.addHandler(MLLPExchangeHandler())
                 }
             }
+        let channel: Channel
         do {
-            let channel = try await bootstrap.connect(host: host, port: port).get()
-            connection.withLockedValue { $0 = channel }
-            logger.debug("MLLP connection opened", metadata: ["destination": "\(destination)"])
-            return channel
+            channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
             throw .transient("cannot connect to \(destination): \(Self.describe(error))")
         }
+        if let tls {
+            do {
+                _ = try await channel.startTLS(tls, host: host, deadline: deadline, logger: logger)
+            } catch {
+                channel.close(promise: nil)
+                throw .transient("\(destination): \(error); nothing sent")
+            }
+        }
+        connection.withLockedValue { $0 = channel }
+        logger.debug("MLLP connection opened", metadata: ["destination": "\(destination)"])
+        return channel
     }
 
     private func exchange(_ message: [UInt8], on channel: Channel, deadline: ContinuousClock.Instant, controlID: String) async throws(DeliveryFailure) -> [UInt8] {

@@ -96,6 +96,53 @@ enum RxText {
         return String(scalars[start...end])
     }
 
+    /// `MessageEnvelope.formatTimestamp(date)` (RFC 3339, UTC, milliseconds: `2026-11-24T17:10:26.123Z`) in
+    /// integer arithmetic: Foundation's ISO 8601 formatter cost more than the rest of a claim's event and answer.
+    static func timestamp(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = floorDivision(milliseconds, 1000)
+        let days = floorDivision(seconds, 86_400)
+        let (year, month, day) = civilDate(daysSince1970: days)
+        guard (1...9999).contains(year) else { return MessageEnvelope.formatTimestamp(date) }
+        let second = seconds - days * 86_400
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        func append(_ value: Int64, digits: Int, then separator: UInt8?) {
+            var divisor: Int64 = 1
+            for _ in 1..<digits { divisor *= 10 }
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+            if let separator { out.append(separator) }
+        }
+        append(year, digits: 4, then: UInt8(ascii: "-"))
+        append(month, digits: 2, then: UInt8(ascii: "-"))
+        append(day, digits: 2, then: UInt8(ascii: "T"))
+        append(second / 3600, digits: 2, then: UInt8(ascii: ":"))
+        append(second / 60 % 60, digits: 2, then: UInt8(ascii: ":"))
+        append(second % 60, digits: 2, then: UInt8(ascii: "."))
+        append(milliseconds - seconds * 1000, digits: 3, then: UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func floorDivision(_ value: Int64, _ divisor: Int64) -> Int64 {
+        let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
+        return remainder < 0 ? quotient - 1 : quotient
+    }
+
+    /// The proleptic Gregorian date of a day count (H. Hinnant's `civil_from_days`).
+    private static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let shifted = days + 719_468
+        let era = floorDivision(shifted, 146_097)
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+    }
+
     /// Base64url without padding (RFC 4648 §5).
     static func base64URL(_ bytes: [UInt8]) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)

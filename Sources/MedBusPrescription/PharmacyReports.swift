@@ -93,9 +93,9 @@ public struct RxDispenseReport: Sendable {
     }
 
     /// The report as recorded, once its drugs and quantities are checked against the signed prescription.
-    func checked(against document: [UInt8]) throws(RxProblem) -> JSONValue {
+    func checked(against prescription: JSONValue) throws(RxProblem) -> JSONValue {
         var prescribed: [String: DecimalQuantity] = [:]
-        let lines = (try? JSONValue.parse(document))?["rxdrugdetail"]?.arrayValue ?? []
+        let lines = prescription["rxdrugdetail"]?.arrayValue ?? []
         for line in lines {
             guard let code = line["medListCodg"]?.stringValue, let count = line["drugCnt"]?.stringValue.flatMap(DecimalQuantity.init) else { continue }
             prescribed[code] = prescribed[code].map { $0 + count } ?? count
@@ -141,17 +141,17 @@ struct RequestBody {
         guard let text = value.stringValue else {
             throw RxProblem(.invalidField, "\(path)\(name) must be a string", extras: [("field", .string(path + name))])
         }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = RxText.trimmed(text)
         return trimmed.isEmpty ? nil : trimmed
     }
 
     /// An RFC 3339 time, written back in MedBus's form (UTC, milliseconds).
     func time(_ name: String, default now: Date) throws(RxProblem) -> String {
-        guard let text = try optionalText(name) else { return MessageEnvelope.formatTimestamp(now) }
+        guard let text = try optionalText(name) else { return RxText.timestamp(now) }
         guard let date = MessageEnvelope.parseTimestamp(text) else {
             throw RxProblem(.invalidField, "\(path)\(name) must be an RFC 3339 date-time", extras: [("field", .string(path + name))])
         }
-        return MessageEnvelope.formatTimestamp(date)
+        return RxText.timestamp(date)
     }
 
     /// An amount in yuan: decimal text or a JSON number, at most two fraction digits, not negative.

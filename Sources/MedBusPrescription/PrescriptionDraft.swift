@@ -10,6 +10,8 @@ import MedBusCrypto
 /// - required: `fixmedinsCode`, `hospRxno`, `patientId`, `drCode` (the prescriber), `rxdrugdetail` with at
 ///   least one line, each line's `medListCodg`, `fixmedinsHilistId`, `drugCnt`; `diseinfo` with a `diagCode`
 ///   when the service requires a diagnosis (`missing-field`);
+/// - for a hospital whose prescriptions go to the insurance prescription centre, what the centre refuses an
+///   upload without: a diagnosis (`diseinfo`) and each line's generic name (`drugGenname`) (`missing-field`);
 /// - every `medListCodg` in the circulation drug code table (`unknown-drug-code`), and `rxItemTypeCode`, if
 ///   given, equal to the table's (filled in from the table otherwise);
 /// - `drugCnt`, `sinDoscnt` positive decimals, `medcDays` a positive integer (`invalid-quantity`);
@@ -34,6 +36,8 @@ struct PrescriptionDraft: Sendable {
         var drugs: DrugCodeTable
         var defaultValidityDays: Int
         var requireDiagnosis: Bool
+        /// The prescription will be uploaded to the insurance prescription centre.
+        var forCentre = false
     }
 
     static let topFields: Set<String> = [
@@ -75,7 +79,7 @@ struct PrescriptionDraft: Sendable {
         var prescribed: [String: DecimalQuantity] = [:]
         var normalisedLines: [JSONValue] = []
         for (index, line) in lines.enumerated() {
-            let (normalised, code, count) = try Self.drugLine(line, index: index, drugs: policy.drugs)
+            let (normalised, code, count) = try Self.drugLine(line, index: index, drugs: policy.drugs, requireGenericName: policy.forCentre)
             prescribed[code] = prescribed[code].map { $0 + count } ?? count
             normalisedLines.append(normalised)
         }
@@ -93,8 +97,8 @@ struct PrescriptionDraft: Sendable {
                 _ = try Self.text(item.objectFields, "diagCode", required: true, path: "diseinfo[\(index)].")
             }
         }
-        if policy.requireDiagnosis, (fields["diseinfo"]?.arrayValue ?? []).isEmpty {
-            throw RxProblem(.missingField, "diseinfo: a diagnosis is required", extras: [("field", .string("diseinfo"))])
+        if policy.requireDiagnosis || policy.forCentre, (fields["diseinfo"]?.arrayValue ?? []).isEmpty {
+            throw RxProblem(.missingField, "diseinfo: a diagnosis is required" + (policy.forCentre ? Self.centreRefuses : ""), extras: [("field", .string("diseinfo"))])
         }
 
         inputDigest = RxText.hex(SM3.digest(RxCanonicalForm.bytes(.object(fields))))
@@ -125,7 +129,7 @@ struct PrescriptionDraft: Sendable {
                             extras: [("field", .string("valiEndTime"))])
         }
         fields["valiDays"] = .int(days)
-        fields["valiEndTime"] = .string(MessageEnvelope.formatTimestamp(validityEnd))
+        fields["valiEndTime"] = .string(RxText.timestamp(validityEnd))
 
         // Repeats.
         let repeatFlag = try Self.text(fields, "reptFlag", required: false) ?? "0"
@@ -148,8 +152,10 @@ struct PrescriptionDraft: Sendable {
         self.fields = fields
     }
 
+    static let centreRefuses = " (the insurance prescription centre refuses this hospital's prescriptions without it)"
+
     /// One `rxdrugdetail` line: known fields, a national code from the table, positive quantities.
-    private static func drugLine(_ line: JSONValue, index: Int, drugs: DrugCodeTable) throws(RxProblem) -> (JSONValue, String, DecimalQuantity) {
+    private static func drugLine(_ line: JSONValue, index: Int, drugs: DrugCodeTable, requireGenericName: Bool) throws(RxProblem) -> (JSONValue, String, DecimalQuantity) {
         let path = "rxdrugdetail[\(index)]."
         guard case .object(let members) = line else { throw wrongType("rxdrugdetail[\(index)]", "an object") }
         var fields: [String: JSONValue] = [:]
@@ -188,6 +194,9 @@ struct PrescriptionDraft: Sendable {
         }
         for name in lineFields where !["drugCnt", "sinDoscnt", "medcDays"].contains(name) {
             _ = try text(fields, name, required: false, path: path)
+        }
+        if requireGenericName, fields["drugGenname"].flatMap(\.stringValue).map(RxText.trimmed)?.isEmpty ?? true {
+            throw RxProblem(.missingField, "\(path)drugGenname is required" + centreRefuses, extras: [("field", .string(path + "drugGenname"))])
         }
         return (.object(fields), code, count!)
     }

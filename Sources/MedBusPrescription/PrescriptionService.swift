@@ -49,7 +49,7 @@ public final class PrescriptionService: Sendable {
     /// issued prescription or the problem that refused it.
     public func issue(_ bodies: [JSONValue]) async -> [Result<Issued, RxProblem>] {
         let now = clock.now()
-        let nowText = MessageEnvelope.formatTimestamp(now)
+        let nowText = RxText.timestamp(now)
         let prepared = await Self.onEveryCore(bodies) { [self] body in Result { () throws(RxProblem) in try prepare(body, at: now, written: nowText) } }
         let accepted = prepared.compactMap { try? $0.get() }
         var outcomes: [RxStore.IssueOutcome] = []
@@ -93,9 +93,7 @@ public final class PrescriptionService: Sendable {
     /// records announcing it. Everything a prescription needs before the store, so it runs on every core.
     /// - Parameter written: `now` as an RFC 3339 timestamp (formatted once for a batch).
     private func prepare(_ body: JSONValue, at now: Date, written: String) throws(RxProblem) -> Prepared {
-        let policy = PrescriptionDraft.Policy(drugs: configuration.drugs, defaultValidityDays: configuration.defaultValidityDays,
-                                              requireDiagnosis: configuration.requireDiagnosis)
-        let draft = try PrescriptionDraft(body, policy: policy, now: now)
+        let draft = try PrescriptionDraft(body, policy: configuration.draftPolicy(hospital: body["fixmedinsCode"]?.stringValue), now: now)
         let key = try configuration.signer.key(for: draft.fixmedinsCode)
         let id = UUID().uuidString.lowercased()
         let traceCode = RxTokens.traceCode()
@@ -231,8 +229,16 @@ public final class PrescriptionService: Sendable {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
+                var deleted = ContinuousClock.now
                 while !Task.isCancelled {
-                    do { try await publishPending() } catch {
+                    do {
+                        try await publishPending()
+                        // Writes delete what was published; when they are rare, this does, at most once a second.
+                        if ContinuousClock.now - deleted >= .seconds(1) {
+                            try await store.deletePublished()
+                            deleted = .now
+                        }
+                    } catch {
                         if Task.isCancelled { return }
                         logger.warning("publishing failed; retrying", metadata: ["error": "\(error)"])
                         try await Task.sleep(for: .seconds(1))
@@ -281,7 +287,7 @@ public final class PrescriptionService: Sendable {
             if let failed = reports.first(where: { $0.error != nil }) {
                 throw RxProblem(.storeFailed, "Kafka refused a record for \(failed.topic): \(failed.error!)")
             }
-            try await store.deleteOutbox(through: last.seq)
+            store.markPublished(through: last.seq)
             for item in pending where item.record.messageType.hasPrefix(Self.eventTypePrefix) {
                 Counter(label: "medbus_prescription_events_total", dimensions: [("event", String(item.record.messageType.dropFirst(Self.eventTypePrefix.count)))]).increment()
             }
@@ -300,26 +306,26 @@ public final class PrescriptionService: Sendable {
         ]
         if includeToken { members.append(("qrToken", .string(record.qrToken))) }
         if let holder = record.holder { members.append(("holder", .string(holder))) }
-        if let leaseUntil = record.leaseUntil { members.append(("leaseUntil", .string(MessageEnvelope.formatTimestamp(leaseUntil)))) }
+        if let leaseUntil = record.leaseUntil { members.append(("leaseUntil", .string(RxText.timestamp(leaseUntil)))) }
         members += [("usedCount", .int(record.usedCount)), ("maxReptCnt", .int(record.maxReptCnt)), ("version", .int(record.version))]
         if let review = record.review { members.append(("review", review)) }
         if !record.dispenses.isEmpty { members.append(("dispenses", .array(record.dispenses))) }
         if let centre = record.centre { members.append(("centre", centre.json)) }
-        members.append(("prescription", document ?? (try? JSONValue.parse(record.document)) ?? .null))
+        members.append(("prescription", document ?? store.documents.document(of: record)))
         members.append(("signature", configuration.signer.signatureJSON(keyID: record.keyID, digest: record.digest, signature: record.signature)))
         return .object(members)
     }
 
     /// The event on `rx.events` for one transition (message id `<rxId>-<version>`, type `rx.event.<event>`).
     func announce(_ record: RxRecord, _ transition: RxTransition, document: JSONValue? = nil, occurredAt: String? = nil) -> [RxOutboxRecord] {
-        let document = document ?? (try? JSONValue.parse(record.document)) ?? .null
+        let document = document ?? store.documents.document(of: record)
         var members: [(String, JSONValue)] = [
             ("eventId", .string("\(record.id)-\(transition.version)")), ("event", .string(transition.action.rawValue)),
             ("rxId", .string(record.id)), ("hospRxno", .string(record.hospRxno)), ("fixmedinsCode", .string(record.fixmedinsCode)),
             ("patientId", document["patientId"] ?? .null), ("rxTraceCode", .string(record.traceCode)), ("region", .string(record.region)),
             ("from", .optional(transition.from?.rawValue)), ("status", .string(transition.to.rawValue)), ("rxStasCodg", .string(transition.to.rxStasCodg)),
             ("usedCount", .int(record.usedCount)), ("maxReptCnt", .int(record.maxReptCnt)),
-            ("occurredAt", .string(occurredAt ?? MessageEnvelope.formatTimestamp(transition.at))),
+            ("occurredAt", .string(occurredAt ?? RxText.timestamp(transition.at))),
         ]
         if let actor = transition.actor { members.append(("pharmacyCode", .string(actor))) }
         if let reason = transition.reason { members.append(("reason", .string(reason))) }

@@ -45,10 +45,17 @@ public struct RxRecord: Sendable {
         return nil
     }
 
+    /// The record after its `dueTransition`, if one is due (time never dispenses: no prescription needed).
+    func applyingDueTransition(at now: Date, lease: Duration) -> (RxRecord, RxTransition)? {
+        guard let due = dueTransition(at: now) else { return nil }
+        return try? applying(due, at: now, lease: lease, prescription: { .null })
+    }
+
     /// The record after `request`, with the transition to record and publish; nil when the request changes
     /// nothing (the holder claiming again). Pure: the store calls it inside its write transaction.
+    /// - Parameter prescription: `document` parsed (a dispense is checked against it), from the store's cache.
     /// - Throws: the refusal, naming the status or the holder.
-    func applying(_ request: RxRequest, at now: Date, lease: Duration) throws(RxProblem) -> (RxRecord, RxTransition)? {
+    func applying(_ request: RxRequest, at now: Date, lease: Duration, prescription: () -> JSONValue) throws(RxProblem) -> (RxRecord, RxTransition)? {
         let action = request.action
         if let pharmacy = request.pharmacy, status.isClaimed, let holder, holder != pharmacy {
             if action == .claim {
@@ -60,7 +67,7 @@ public struct RxRecord: Sendable {
 
         var dispensed: JSONValue?
         if case .dispense(_, let report) = request, status == .reviewed {
-            dispensed = try report.checked(against: document)
+            dispensed = try report.checked(against: prescription())
         }
         let next: RxStatus
         switch RxLifecycle.next(action, from: status, repeatsLeft: maxReptCnt - usedCount - 1) {
@@ -105,7 +112,7 @@ public struct RxRecord: Sendable {
 
     private var holderExtras: [(String, JSONValue)] {
         var extras: [(String, JSONValue)] = [("holder", .optional(holder)), ("status", .string(status.rawValue))]
-        if let leaseUntil { extras.append(("leaseUntil", .string(MessageEnvelope.formatTimestamp(leaseUntil)))) }
+        if let leaseUntil { extras.append(("leaseUntil", .string(RxText.timestamp(leaseUntil)))) }
         return extras
     }
 }

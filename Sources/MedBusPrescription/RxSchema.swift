@@ -13,8 +13,8 @@ enum RxSchema {
     ///   makes a hospital's retransmission find the prescription it already issued.
     /// - `rx_transitions`: the append-only history (triggers refuse updates and deletes).
     /// - `rx_outbox`: records to publish, written in the transaction of the transition they announce and
-    ///   deleted once Kafka acknowledged them: a transition is never published before it is committed, and
-    ///   never lost after.
+    ///   deleted after Kafka acknowledged them (by the next write): a transition is never published before it
+    ///   is committed, and never lost after.
     /// - `rx_commands`: the result of every command id seen (Kafka commands, HTTP Idempotency-Key), written in
     ///   the transaction of the transition it caused: a command delivered again gets the same result.
     /// Timestamps are microseconds since 1970.

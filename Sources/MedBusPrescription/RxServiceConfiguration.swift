@@ -30,7 +30,7 @@ public enum RxTopics {
 /// drugTable: ../../Mappings/codes/rx-circulation-drugs.csv
 /// inputTopic: canonical.prescription
 /// defaultValidityDays: 3
-/// requireDiagnosis: false
+/// requireDiagnosis: false             # true is implied (and false refused) with a centre: block
 /// claimLeaseMinutes: 30
 /// sweepIntervalSeconds: 5
 /// hospitals:
@@ -64,6 +64,8 @@ public struct RxServiceConfiguration: Sendable {
     /// Canonical prescriptions from the routing core (the RDE^O11 mapping's target).
     public var inputTopic: String
     public var defaultValidityDays: Int
+    /// Refuse prescriptions without a diagnosis. The prescriptions of a hospital in `centre` need one (and each
+    /// drug line its generic name) whatever this says: the centre refuses an upload without (`draftPolicy`).
     public var requireDiagnosis: Bool
     /// How long a claim holds without the holder finishing: after it, the sweeper (or the next claim)
     /// returns the prescription to `valid` (event `claim-lapsed`).
@@ -92,6 +94,14 @@ public struct RxServiceConfiguration: Sendable {
         self.drugs = drugs
         self.signer = PrescriptionSigner(keys: keys)
         self.regions = Dictionary(keys.map { ($0.hospital, $0.region) }, uniquingKeysWith: { _, last in last })
+    }
+
+    /// What a hospital's prescriptions are checked for: the manifest's choices, and what the insurance
+    /// prescription centre refuses an upload without when this hospital's prescriptions go to it — a
+    /// prescription issued without it would be in the pharmacies' hands and then fail at the centre.
+    func draftPolicy(hospital: String?) -> PrescriptionDraft.Policy {
+        PrescriptionDraft.Policy(drugs: drugs, defaultValidityDays: defaultValidityDays, requireDiagnosis: requireDiagnosis,
+                                 forCentre: hospital.map { centre?.hospitals[$0] != nil } ?? false)
     }
 
     /// The topics the service writes, for provisioning.
@@ -177,7 +187,15 @@ public struct RxServiceConfiguration: Sendable {
             drugs: drugs, keys: keys)
         configuration.tls = try tlsConfiguration(fields, file: path, resolve: resolve)
         if let block = fields["centre"] {
+            if fields["requireDiagnosis"] as? Bool == false {
+                throw RxConfigurationError(file: path, message: """
+                    requireDiagnosis: false contradicts centre: the insurance prescription centre refuses a prescription without a diagnosis \
+                    (diseinfo), so one issued without would fail there after reaching the pharmacies; remove requireDiagnosis (a centre \
+                    implies true) or set it to true
+                    """)
+            }
             configuration.centre = try centreLink(block, keys: keys, file: path, resolve: resolve)
+            configuration.requireDiagnosis = true
         }
         return configuration
     }
@@ -204,7 +222,7 @@ public struct RxServiceConfiguration: Sendable {
     /// The `centre:` block (see the type's comment): every hospital's envelope keys are loaded and checked here.
     private static func centreLink(_ block: Any, keys: [HospitalSigningKey], file: String, resolve: (String) -> String) throws -> RxCentreLink {
         guard let centre = block as? [String: Any] else { throw RxConfigurationError(file: file, message: "centre must be a mapping") }
-        if let unknown = centre.keys.filter({ !["url", "centreKey", "timeoutSeconds", "maxRetrySeconds", "hospitals"].contains($0) }).sorted().first {
+        if let unknown = centre.keys.filter({ !["url", "centreKey", "timeoutSeconds", "maxRetrySeconds", "hospitals", "tls"].contains($0) }).sorted().first {
             throw RxConfigurationError(file: file, message: "unknown field centre.\(unknown)")
         }
         func seconds(_ name: String, _ fallback: Int) throws -> Duration {
@@ -217,6 +235,18 @@ public struct RxServiceConfiguration: Sendable {
             throw RxConfigurationError(file: file, message: "centre.hospitals must list at least one hospital")
         }
         let timeout = try seconds("timeoutSeconds", 10)
+        // For an https url: the centre's CA, our client certificate (mutual TLS), the server name.
+        var tls: TLSClientConfiguration?
+        if let block = centre["tls"] {
+            guard let options = block as? [String: Any] else { throw RxConfigurationError(file: file, message: "centre.tls must be a mapping") }
+            do {
+                var configuration = try TLSClientConfiguration(manifest: options.mapValues { "\($0)" })
+                configuration.caFile = configuration.caFile.map(resolve)
+                configuration.certificateFile = configuration.certificateFile.map(resolve)
+                configuration.privateKeyFile = configuration.privateKeyFile.map(resolve)
+                tls = configuration
+            } catch { throw RxConfigurationError(file: file, message: "centre.tls: \(error)") }
+        }
         var configurations: [String: RxCentreConfiguration] = [:]
         for (index, entry) in hospitals.enumerated() {
             let at = "centre.hospitals[\(index)]"
@@ -236,6 +266,7 @@ public struct RxServiceConfiguration: Sendable {
                                               centreKeyFile: resolve(centreKey))
                 }
                 configuration.timeout = timeout
+                configuration.tls = tls
                 // Derives the SM4 key: an appId or secret that cannot work fails here, not at the first upload.
                 _ = try RxCentreClient(configuration: configuration)
                 configurations[code] = configuration

@@ -12,10 +12,17 @@ import MedBusSQLite
 /// announcing it (`rx_outbox`) and, for a command, records the command's result. Writes apply one at a time,
 /// so of concurrent claims exactly one sees the prescription `valid`; writes that arrive together share one
 /// transaction and one fsync (`GroupCommit`), and each returns only once that transaction committed.
+///
+/// Published outbox records are not deleted in a commit of their own: the next write deletes them in its
+/// transaction (`markPublished(through:)`), so publishing every transition as it commits does not put a
+/// second fsync in the writer's queue for each one.
 final class RxStore: Sendable {
     let path: String
     private let pool: DatabasePool
     private let groupCommit: GroupCommit
+    private let published = OutboxWatermark()
+    /// The parsed documents of the prescriptions read lately (the service's answers and events use them too).
+    let documents = RxDocumentCache()
 
     static let fileName = "rx.sqlite"
 
@@ -43,7 +50,11 @@ final class RxStore: Sendable {
         }
     }
 
+    /// Deletes what was published (a service that stops cleanly republishes nothing), then closes.
     func close() {
+        if let through = published.undeleted {
+            try? pool.write { db in try db.execute(sql: "DELETE FROM rx_outbox WHERE seq <= ?", arguments: [through]) }
+        }
         try? pool.close()
     }
 
@@ -84,9 +95,9 @@ final class RxStore: Sendable {
                     try Self.enqueue(db, issue.outbox, at: record.createdAt)
                     return .created(record)
                 }
-                let row = try Row.fetchOne(db, sql: "SELECT * FROM prescriptions WHERE fixmedins_code = ? AND hosp_rxno = ?",
+                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.recordColumns), input_digest FROM prescriptions WHERE fixmedins_code = ? AND hosp_rxno = ?"),
                                            arguments: [record.fixmedinsCode, record.hospRxno])!
-                return .existing(try Self.record(row), sameContent: (row["input_digest"] as String) == issue.inputDigest)
+                return .existing(try Self.record(row), sameContent: (row[Self.recordColumnCount] as String) == issue.inputDigest)
             }
         }
     }
@@ -141,21 +152,23 @@ final class RxStore: Sendable {
     func apply(_ lookup: Lookup, _ request: RxRequest, at now: Date, lease: Duration, commandID: String? = nil,
                announce: @escaping @Sendable (RxRecord, RxTransition) -> [RxOutboxRecord],
                result: @escaping @Sendable (ApplyOutcome) -> (JSONValue, RxOutboxRecord?)? = { _ in nil }) async throws(RxProblem) -> ApplyOutcome {
-        try await write { db in
-            if let commandID, let stored = try Data.fetchOne(db, sql: "SELECT result FROM rx_commands WHERE command_id = ?", arguments: [commandID]) {
+        try await write { [documents] db in
+            if let commandID, let stored = try Data.fetchOne(db.cachedStatement(sql: "SELECT result FROM rx_commands WHERE command_id = ?"), arguments: [commandID]) {
                 let value = try JSONValue.parse(Array(stored))
                 let outcome = ApplyOutcome.replayed(value)
                 if let record = result(outcome)?.1 { try Self.enqueue(db, [record], at: now) }
                 return outcome
             }
             var outcome: ApplyOutcome
-            if var record = try Row.fetchOne(db, sql: "SELECT * FROM prescriptions WHERE \(lookup.column) = ?", arguments: [lookup.value]).map(Self.record) {
-                while let due = record.dueTransition(at: now), let (after, transition) = try? record.applying(due, at: now, lease: lease) {
+            if var record = try Self.fetch(db, lookup) {
+                while let (after, transition) = record.applyingDueTransition(at: now, lease: lease) {
                     try Self.commit(db, after, transition, announce: announce, at: now)
                     record = after
                 }
                 let current = record
-                switch Result(catching: { () throws(RxProblem) in try current.applying(request, at: now, lease: lease) }) {
+                switch Result(catching: { () throws(RxProblem) in
+                    try current.applying(request, at: now, lease: lease, prescription: { documents.document(of: current) })
+                }) {
                 case .success(let (after, transition)?):
                     try Self.commit(db, after, transition, announce: announce, at: now)
                     outcome = .applied(after, transition)
@@ -173,8 +186,8 @@ final class RxStore: Sendable {
                 case .refused(_, let record): record?.id
                 case .replayed: nil
                 }
-                try db.execute(sql: "INSERT INTO rx_commands (command_id, rx_id, result, at) VALUES (?, ?, ?, ?)",
-                               arguments: [commandID, rxID, Data(stored.jsonBytes), now.storedMicroseconds])
+                try db.cachedStatement(sql: "INSERT INTO rx_commands (command_id, rx_id, result, at) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [commandID, rxID, Data(stored.jsonBytes), now.storedMicroseconds])
                 try Self.enqueue(db, record.map { [$0] } ?? [], at: now)
             }
             return outcome
@@ -186,15 +199,15 @@ final class RxStore: Sendable {
     func sweep(at now: Date, lease: Duration, limit: Int = 500, announce: @escaping @Sendable (RxRecord, RxTransition) -> [RxOutboxRecord]) async throws(RxProblem) -> [RxTransition] {
         try await write { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM prescriptions WHERE status IN ('valid', 'claimed', 'reviewed') AND validity_end <= ?1
+                SELECT \(Self.recordColumns) FROM prescriptions WHERE status IN ('valid', 'claimed', 'reviewed') AND validity_end <= ?1
                 UNION
-                SELECT * FROM prescriptions WHERE status IN ('claimed', 'reviewed') AND lease_until <= ?1
+                SELECT \(Self.recordColumns) FROM prescriptions WHERE status IN ('claimed', 'reviewed') AND lease_until <= ?1
                 LIMIT ?2
                 """, arguments: [now.storedMicroseconds, limit])
             var made: [RxTransition] = []
             for row in rows {
                 var record = try Self.record(row)
-                while let due = record.dueTransition(at: now), let (after, transition) = try? record.applying(due, at: now, lease: lease) {
+                while let (after, transition) = record.applyingDueTransition(at: now, lease: lease) {
                     try Self.commit(db, after, transition, announce: announce, at: now)
                     record = after
                     made.append(transition)
@@ -220,9 +233,7 @@ final class RxStore: Sendable {
     // MARK: - Reading
 
     func load(_ lookup: Lookup) async throws(RxProblem) -> RxRecord? {
-        try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM prescriptions WHERE \(lookup.column) = ?", arguments: [lookup.value]).map(Self.record)
-        }
+        try await read { db in try Self.fetch(db, lookup) }
     }
 
     /// Newest first, optionally one status only, one hospital, created in [from, to); `offset` rows skipped (paging).
@@ -234,7 +245,7 @@ final class RxStore: Sendable {
         filter.timeRange("created_at", from: from, to: to)
         let (clause, arguments) = (filter.whereClause, filter.arguments(then: [limit, offset]))
         return try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM prescriptions \(clause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: arguments)
+            try Row.fetchAll(db, sql: "SELECT \(Self.recordColumns) FROM prescriptions \(clause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: arguments)
                 .map(Self.record)
         }
     }
@@ -265,29 +276,40 @@ final class RxStore: Sendable {
 
     /// The oldest records not yet published, in the order they were committed.
     func pendingOutbox(limit: Int) async throws(RxProblem) -> [(seq: Int64, record: RxOutboxRecord, at: Date)] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM rx_outbox ORDER BY seq LIMIT ?", arguments: [limit]).map { row in
-                let headers = try (row["headers"] as String?).map { try JSONValue.parse($0).objectFields.map { ($0.key, $0.value.stringValue ?? "") } } ?? []
-                return (row["seq"], RxOutboxRecord(topic: row["topic"], key: row["key"], value: Array(row["value"] as Data), messageID: row["message_id"],
-                                                   messageType: row["message_type"], headers: headers.sorted { $0.0 < $1.0 }),
-                        Date(storedMicroseconds: row["created_at"]))
+        let after = published.through
+        return try await read { db in
+            let select = try db.cachedStatement(sql: """
+                SELECT seq, topic, key, value, message_id, message_type, headers, created_at FROM rx_outbox WHERE seq > ? ORDER BY seq LIMIT ?
+                """)
+            return try Row.fetchAll(select, arguments: [after, limit]).map { row in
+                let headers = try (row[6] as String?).map { try JSONValue.parse($0).objectFields.map { ($0.key, $0.value.stringValue ?? "") } } ?? []
+                return (row[0], RxOutboxRecord(topic: row[1], key: row[2], value: Array(row[3] as Data), messageID: row[4],
+                                               messageType: row[5], headers: headers.sorted { $0.0 < $1.0 }),
+                        Date(storedMicroseconds: row[7]))
             }
         }
     }
 
-    /// Forgets the records up to `seq` once Kafka has acknowledged them.
-    func deleteOutbox(through seq: Int64) async throws(RxProblem) {
-        try await write { db in try db.execute(sql: "DELETE FROM rx_outbox WHERE seq <= ?", arguments: [seq]) }
+    /// Kafka acknowledged the records up to `seq`: `pendingOutbox` skips them, and the next write deletes them.
+    /// (After a crash before that write they are published again: at least once, as every outbox record.)
+    func markPublished(through seq: Int64) {
+        published.advance(to: seq)
+    }
+
+    /// Deletes the published records now, if no write did (the publisher calls it when writes are rare).
+    func deletePublished() async throws(RxProblem) {
+        guard published.undeleted != nil else { return }
+        try await write { _ in }
     }
 
     // MARK: - Plumbing
 
     private static func commit(_ db: Database, _ record: RxRecord, _ transition: RxTransition,
                                announce: (RxRecord, RxTransition) -> [RxOutboxRecord], at now: Date) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE prescriptions SET status = ?, holder = ?, lease_until = ?, used_count = ?, version = ?, review = ?, dispenses = ?, updated_at = ?
             WHERE id = ? AND version = ?
-            """, arguments: [record.status.rawValue, record.holder, record.leaseUntil?.storedMicroseconds, record.usedCount, record.version,
+            """).execute(arguments: [record.status.rawValue, record.holder, record.leaseUntil?.storedMicroseconds, record.usedCount, record.version,
                              record.review?.jsonText, JSONValue.array(record.dispenses).jsonText, record.updatedAt.storedMicroseconds,
                              record.id, record.version - 1])
         // The version check makes a lost update impossible even if two writers ever raced.
@@ -312,21 +334,43 @@ final class RxStore: Sendable {
         }
     }
 
-    private static func record(_ row: Row) throws -> RxRecord {
-        RxRecord(
-            id: row["id"], fixmedinsCode: row["fixmedins_code"], hospRxno: row["hosp_rxno"], traceCode: row["trace_code"], qrToken: row["qr_token"],
-            region: row["region"], status: RxStatus(rawValue: row["status"]) ?? .valid, holder: row["holder"],
-            leaseUntil: (row["lease_until"] as Int64?).map(Date.init(storedMicroseconds:)),
-            validityEnd: Date(storedMicroseconds: row["validity_end"]), maxReptCnt: row["max_rept_cnt"], usedCount: row["used_count"],
-            version: row["version"], document: Array(row["document"] as Data), digest: row["digest"], signature: Array(row["signature"] as Data),
-            keyID: row["key_id"], review: try (row["review"] as String?).map { try JSONValue.parse($0) },
-            dispenses: try JSONValue.parse(row["dispenses"] as String).arrayValue ?? [],
-            createdAt: Date(storedMicroseconds: row["created_at"]), updatedAt: Date(storedMicroseconds: row["updated_at"]),
-            centre: try (row["centre"] as String?).map { try RxCentreState(json: JSONValue.parse($0)) })
+    /// The columns `record(_:)` reads, in its order. Read by position and through cached statements: on the
+    /// claim path, inside the one writer, compiling `SELECT *` and finding columns by name cost more than the rest.
+    private static let recordColumns = """
+        id, fixmedins_code, hosp_rxno, trace_code, qr_token, region, status, holder, lease_until, validity_end, max_rept_cnt, used_count, \
+        version, document, digest, signature, key_id, review, dispenses, created_at, updated_at, centre
+        """
+    private static let recordColumnCount = 22
+
+    /// The prescription `lookup` finds.
+    private static func fetch(_ db: Database, _ lookup: Lookup) throws -> RxRecord? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(recordColumns) FROM prescriptions WHERE \(lookup.column) = ?"), arguments: [lookup.value]).map(record)
     }
 
+    private static func record(_ row: Row) throws -> RxRecord {
+        RxRecord(
+            id: row[0], fixmedinsCode: row[1], hospRxno: row[2], traceCode: row[3], qrToken: row[4],
+            region: row[5], status: RxStatus(rawValue: row[6]) ?? .valid, holder: row[7],
+            leaseUntil: (row[8] as Int64?).map(Date.init(storedMicroseconds:)),
+            validityEnd: Date(storedMicroseconds: row[9]), maxReptCnt: row[10], usedCount: row[11],
+            version: row[12], document: Array(row[13] as Data), digest: row[14], signature: Array(row[15] as Data),
+            keyID: row[16], review: try (row[17] as String?).map { try JSONValue.parse($0) },
+            dispenses: try JSONValue.parse(row[18] as String).arrayValue ?? [],
+            createdAt: Date(storedMicroseconds: row[19]), updatedAt: Date(storedMicroseconds: row[20]),
+            centre: try (row[21] as String?).map { try RxCentreState(json: JSONValue.parse($0)) })
+    }
+
+    /// `body` in its own savepoint of the next group commit, with the deletion of the published outbox records.
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(RxProblem) -> T {
-        do { return try await groupCommit.write(body) } catch { throw Self.translate(error) }
+        let undeleted = published.undeleted
+        do {
+            let value = try await groupCommit.write { db in
+                if let undeleted { try db.cachedStatement(sql: "DELETE FROM rx_outbox WHERE seq <= ?").execute(arguments: [undeleted]) }
+                return try body(db)
+            }
+            if let undeleted { published.deleted(through: undeleted) }
+            return value
+        } catch { throw Self.translate(error) }
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(RxProblem) -> T {
@@ -342,6 +386,22 @@ final class RxStore: Sendable {
         default: RxProblem(.storeFailed, String(describing: type(of: error)))
         }
     }
+}
+
+/// How far the outbox is published, and how far its rows are deleted.
+private final class OutboxWatermark: @unchecked Sendable {
+    private let lock = NSLock()
+    private var published: Int64 = 0
+    private var deleted: Int64 = 0
+
+    var through: Int64 { lock.withLock { published } }
+
+    /// The last published seq, when rows up to it may remain.
+    var undeleted: Int64? { lock.withLock { published > deleted ? published : nil } }
+
+    func advance(to seq: Int64) { lock.withLock { published = max(published, seq) } }
+
+    func deleted(through seq: Int64) { lock.withLock { deleted = max(deleted, seq) } }
 }
 
 /// A record to publish, as the outbox keeps it.

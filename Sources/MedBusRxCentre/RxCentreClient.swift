@@ -2,6 +2,7 @@ import Foundation
 import MedBusCore
 import MedBusCrypto
 import MedBusHTTPClient
+import MedBusTLS
 
 /// The interface paths of the e-prescription centre. Provinces wrap them in their own numbering,
 /// and some deployments move them under a prefix: all are configuration (DOMAIN.md §2).
@@ -25,6 +26,9 @@ public struct RxCentreConfiguration: Sendable {
     public var paths = RxCentrePaths()
     public var timeout: Duration = .seconds(10)
     public var maxClockSkew: Duration = .seconds(300)
+    /// For an `https` url: the centre's CA, our client certificate, the server name (nil there:
+    /// the system trust store, no client certificate).
+    public var tls: TLSClientConfiguration?
 
     public init(url: String, appId: String, appSecret: String, hospitalKey: SM2PrivateKey, centreKey: SM2PublicKey) {
         self.url = url
@@ -78,7 +82,8 @@ public final class RxCentreClient: Sendable {
         do { endpoint = try HTTPEndpoint(configuration.url) } catch { throw .configuration("\(error)") }
         session = try RxCentreSession(appId: configuration.appId, appSecret: configuration.appSecret, ownKey: configuration.hospitalKey,
                                       peerKey: configuration.centreKey, maxClockSkew: configuration.maxClockSkew)
-        http = HTTPClient(endpoint: endpoint)
+        guard configuration.tls == nil || endpoint.usesTLS else { throw .configuration("tls needs an https url") }
+        do { http = HTTPClient(endpoint: endpoint, tls: try configuration.tls?.makeContext()) } catch { throw .configuration("\(error)") }
         basePath = endpoint.target.split(separator: "?").first.map { $0.hasSuffix("/") ? String($0.dropLast()) : String($0) } ?? ""
     }
 

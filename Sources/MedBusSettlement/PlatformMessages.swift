@@ -56,23 +56,30 @@ enum PlatformMessages {
         ])
     }
 
+    /// The transaction code `step` is sent with for this visit (2204 or 2301, …; see `SagaStep`).
+    static func infno(of step: SagaStep, for saga: SagaRecord) -> String {
+        step.infno(inpatient: saga.request.isInpatient)
+    }
+
     /// The `input` of each platform step, from the request and what earlier replies returned.
+    /// Inpatient visits use the 23xx shapes: 2301 lines carry med_type and no charge batch, and
+    /// 2303 / 2304 settle every unsettled line of the admission (`mid_setl_flag`, no chrg_bchno).
     static func input(for step: SagaStep, saga: SagaRecord) -> JSONValue {
         let request = saga.request
         let psnNo = JSONValue.optional(saga.person?.psnNo ?? request.psnNo)
         let mdtrtId = JSONValue.optional(saga.mdtrtId)
-        let certificate: [String: JSONValue] = ["mdtrt_cert_type": .optional(request.mdtrtCertType), "mdtrt_cert_no": .optional(request.mdtrtCertNo)]
+        let presented = request.certificate
+        let certificate: [String: JSONValue] = ["mdtrt_cert_type": .optional(presented?.type), "mdtrt_cert_no": .optional(presented?.number)]
         let insutype = JSONValue.optional(saga.person?.insutype ?? request.insutype)
         let begntime = JSONValue.string(infTime(request.requestedAt.flatMap(MessageEnvelope.parseTimestamp) ?? saga.createdAt))
         switch step {
         case .personLookup:
             // With a national id card (02) the certificate number is the person's certno too.
-            let idCard = request.mdtrtCertType == "02"
-            return .object(["data": .object([
-                "mdtrt_cert_type": .optional(request.mdtrtCertType),
-                "mdtrt_cert_no": .optional(request.mdtrtCertNo),
-                "psn_cert_type": .string(idCard ? "01" : ""), "certno": .string(idCard ? request.mdtrtCertNo ?? "" : ""), "psn_name": .string(""),
-            ])])
+            let idCard = presented?.type == "02"
+            return .object(["data": .object(certificate.merging([
+                "psn_cert_type": .string(request.psnCertType ?? (idCard ? "01" : "")),
+                "certno": .string(request.certno ?? (idCard ? presented?.number ?? "" : "")), "psn_name": .string(""),
+            ]) { $1 })])
         case .registration:
             return .object(["data": .object(certificate.merging([
                 "psn_no": psnNo, "insutype": insutype, "begntime": begntime, "ipt_otp_no": .string(request.encounterId),
@@ -89,33 +96,50 @@ enum PlatformMessages {
             return .object(["data": .object(["psn_no": psnNo, "mdtrt_id": mdtrtId, "ipt_otp_no": .string(request.encounterId)])])
         case .feeUpload:
             let lines: [JSONValue] = request.feedetail.map { line in
-                .object([
+                var fields: [String: JSONValue] = [
                     "feedetl_sn": .string(line.feedetlSn), "mdtrt_id": mdtrtId, "psn_no": psnNo,
-                    "chrg_bchno": .string(request.chrgBchno), "rxno": .optional(line.rxno),
-                    "rx_circ_flag": .string(line.rxCircFlag ?? "0"), "fee_ocur_time": .optional(line.feeOcurTime),
+                    "fee_ocur_time": .optional(line.feeOcurTime),
                     "med_list_codg": .optional(line.medListCodg), "medins_list_codg": .string(line.medinsListCodg),
                     "det_item_fee_sumamt": .money(line.detItemFeeSumamt), "cnt": .number(line.cnt.description),
                     "pric": .number(line.pric.description), "med_chrgitm_type": .optional(line.medChrgitmType),
                     "bilg_dept_codg": .optional(line.bilgDeptCodg), "bilg_dept_name": .optional(line.bilgDeptName),
                     "bilg_dr_codg": .optional(line.bilgDrCodg), "bilg_dr_name": .optional(line.bilgDrName),
                     "hosp_appr_flag": .string("1"),
-                ])
+                ]
+                if request.isInpatient {
+                    // 2301: lines of the admission, by order (drord_no); no prescription circulation.
+                    fields["med_type"] = .string(request.medType)
+                    fields["drord_no"] = .string("")
+                    fields["init_feedetl_sn"] = .string("")
+                } else {
+                    fields["chrg_bchno"] = .string(request.chrgBchno)
+                    fields["rxno"] = .optional(line.rxno)
+                    fields["rx_circ_flag"] = .string(line.rxCircFlag ?? "0")
+                }
+                return .object(fields)
             }
             return .object(["feedetail": .array(lines)])
         case .feeUploadCancel:
-            return .object(["data": .object(["chrg_bchno": .string(request.chrgBchno), "feedetl_sn": .string("0000"),
-                                             "mdtrt_id": mdtrtId, "psn_no": psnNo])])
+            // feedetl_sn "0000": every unsettled line (of the batch for 2205, of the admission for 2302).
+            var data: [String: JSONValue] = ["feedetl_sn": .string("0000"), "mdtrt_id": mdtrtId, "psn_no": psnNo]
+            if !request.isInpatient { data["chrg_bchno"] = .string(request.chrgBchno) }
+            return .object(["data": .object(data)])
         case .preSettlement, .settlement:
-            var data: [String: JSONValue] = [
-                "psn_no": psnNo, "mdtrt_cert_type": .optional(request.mdtrtCertType),
-                "mdtrt_cert_no": .optional(request.mdtrtCertNo), "med_type": .string(request.medType),
+            var data: [String: JSONValue] = certificate.merging([
+                "psn_no": psnNo, "med_type": .string(request.medType),
                 "medfee_sumamt": .money(request.total), "psn_setlway": .string(request.psnSetlway ?? "01"),
                 "mdtrt_id": mdtrtId, "chrg_bchno": .string(request.chrgBchno),
                 "insutype": .optional(saga.person?.insutype ?? request.insutype),
                 "acct_used_flag": .string(request.acctUsedFlag ?? "0"),
-            ]
+            ]) { $1 }
+            if request.isInpatient {
+                // 2303 / 2304 settle the admission's uploaded lines, no batch; requests carry no
+                // mid-way flag, so each is a final settlement (mid_setl_flag 0).
+                data["chrg_bchno"] = nil
+                data["mid_setl_flag"] = .string("0")
+            }
             if step == .settlement {
-                // 2207 repeats the amounts 2206 computed, so the platform settles what was pre-settled.
+                // 2207 / 2304 repeat the amounts the pre-settlement computed, so the platform settles what was pre-settled.
                 let pre = saga.preSettlement?["setlinfo"] ?? .object([:])
                 for field in ["fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"] {
                     data[field] = .money(pre[field]?.moneyValue ?? .zero)

@@ -81,8 +81,7 @@ final class SagaDriver {
     /// Commits the move to `step` with a new msgid, then sends its request.
     private func begin(_ step: SagaStep, reason: String? = nil) async throws {
         let now = context.now()
-        let msgid = try await context.store.allocateMessageID(
-            fixmedinsCode: saga.request.fixmedinsCode, settlementID: saga.id, step: step, at: now)
+        let msgid = try await context.store.nextMessageID(fixmedinsCode: saga.request.fixmedinsCode, at: now)
         let (topic, payload) = try request(for: step, msgid: msgid, at: now)
         let from = saga.state
         if step == .settlement { saga.settlementRounds += 1 }
@@ -90,7 +89,7 @@ final class SagaDriver {
         saga.pending = .init(step: step, msgid: msgid, topic: topic, payload: payload.jsonText, attempt: 1)
         saga.msgids[step.rawValue, default: []].append(msgid)
         saga.updatedAt = now
-        try await context.store.commit(saga, from: from, reason: reason)
+        try await context.store.commit(saga, from: from, reason: reason, newRequest: true)
         await send(saga.pending!)
     }
 
@@ -105,7 +104,7 @@ final class SagaDriver {
         default:
             let input = PlatformMessages.input(for: step, saga: saga)
             return (SagaContext.platformRequests,
-                    PlatformMessages.request(infno: step.rawValue, msgid: msgid, input: input, saga: saga,
+                    PlatformMessages.request(infno: PlatformMessages.infno(of: step, for: saga), msgid: msgid, input: input, saga: saga,
                                              platform: configuration.platform, at: date))
         }
     }
@@ -115,7 +114,7 @@ final class SagaDriver {
         let headers = [
             KafkaHeader(key: MessageEnvelope.Header.id, string: pending.msgid),
             KafkaHeader(key: SagaContext.settlementIDHeader, string: saga.id),
-            KafkaHeader(key: MessageEnvelope.Header.messageType, string: pending.step.rawValue),
+            KafkaHeader(key: MessageEnvelope.Header.messageType, string: PlatformMessages.infno(of: pending.step, for: saga)),
             KafkaHeader(key: MessageEnvelope.Header.contentType, string: "application/json"),
         ]
         do {
@@ -159,7 +158,7 @@ final class SagaDriver {
         switch pending.step {
         case .settlement:
             // The platform may have settled: reverse before trying again, never settle twice.
-            try await reverse(pending, reason: "timeout-2207")
+            try await reverse(pending, reason: "timeout-\(PlatformMessages.infno(of: pending.step, for: saga))")
         case .commercialClaim where configuration.commercialFallback == .queueClaim && pending.attempt >= configuration.maxAttempts:
             // The insurer may have approved and only its reply was lost or is late: reverse the
             // claim before the patient pays its share, or the share would be paid twice.
@@ -170,7 +169,7 @@ final class SagaDriver {
             if pending.attempt < configuration.maxAttempts {
                 try await resend(pending, reason: "retry")
             } else {
-                try await fail("timeout-\(pending.step.rawValue)", errMsg: nil)
+                try await fail("timeout-\(PlatformMessages.infno(of: pending.step, for: saga))", errMsg: nil)
             }
         }
     }
@@ -187,11 +186,11 @@ final class SagaDriver {
         if reply.infcode == -1 {
             // System-level failure: the outcome is unknown.
             if pending.step == .settlement {
-                try await reverse(pending, reason: "infcode-1-2207")
+                try await reverse(pending, reason: "infcode-1-\(PlatformMessages.infno(of: pending.step, for: saga))")
             } else if pending.step.isCompensation || pending.attempt < configuration.maxAttempts {
                 arm(.timeout(msgid: pending.msgid, attempt: pending.attempt), after: configuration.retryDelay)
             } else {
-                try await fail("platform-error-\(pending.step.rawValue)", errMsg: reply.errMsg)
+                try await fail("platform-error-\(PlatformMessages.infno(of: pending.step, for: saga))", errMsg: reply.errMsg)
             }
             return
         }
@@ -200,7 +199,7 @@ final class SagaDriver {
             return
         }
         guard reply.infcode == 0 else {
-            try await fail("rejected-\(pending.step.rawValue)", errMsg: reply.errMsg)
+            try await fail("rejected-\(PlatformMessages.infno(of: pending.step, for: saga))", errMsg: reply.errMsg)
             return
         }
         switch pending.step {
@@ -322,7 +321,7 @@ final class SagaDriver {
 
     /// Commits and sends a 2601 reversal naming the 2207 whose outcome is unknown.
     private func reverse(_ pending: SagaRecord.PendingRequest, reason: String) async throws {
-        saga.reversalTarget = .init(msgid: pending.msgid, infno: pending.step.rawValue)
+        saga.reversalTarget = .init(msgid: pending.msgid, infno: PlatformMessages.infno(of: pending.step, for: saga))
         try await begin(.reversal, reason: reason)
     }
 
@@ -436,7 +435,7 @@ final class SagaDriver {
     private func finish(_ state: SettlementState, result: SettlementResult) async throws {
         var result = result
         let now = context.now()
-        result.completedAt = ISO8601DateFormatter().string(from: now)
+        result.completedAt = now.formatted(.iso8601)
         let from = saga.state
         saga.state = state
         saga.pending = nil

@@ -5,9 +5,11 @@ import MedBusCore
 ///
 /// A new process resumes from this alone: the request outstanding (`pending`, with the exact bytes
 /// sent, so a re-send is identical), what earlier replies returned, and what is still to undo.
-struct SagaRecord: Codable, Sendable {
+struct SagaRecord: Sendable {
     var id: String
-    var request: SettlementRequest
+    let request: SettlementRequest
+    /// `request` as stored (see `SagaRecordCoding.swift`): encoded once, not at every transition.
+    let requestJSON: JSONValue
     var state: SettlementState
     var pending: PendingRequest?
     /// Every msgid used, by step, in order (for the log and reconciliation).
@@ -37,7 +39,7 @@ struct SagaRecord: Codable, Sendable {
     var updatedAt: Date
 
     /// A request committed to the log; `attempt` counts sends of these same bytes.
-    struct PendingRequest: Codable, Sendable {
+    struct PendingRequest: Sendable {
         var step: SagaStep
         var msgid: String
         var topic: String
@@ -45,7 +47,7 @@ struct SagaRecord: Codable, Sendable {
         var attempt: Int
     }
 
-    struct Person: Codable, Sendable {
+    struct Person: Sendable {
         var psnNo: String?
         var insutype: String?
         var insuplcAdmdvs: String?
@@ -53,12 +55,12 @@ struct SagaRecord: Codable, Sendable {
         var certno: String?
     }
 
-    struct ReversalTarget: Codable, Sendable {
+    struct ReversalTarget: Sendable {
         var msgid: String
         var infno: String
     }
 
-    struct CommercialLeg: Codable, Sendable {
+    struct CommercialLeg: Sendable {
         var insurerCode: String
         var claimId: String
         var claimed: Money
@@ -68,11 +70,17 @@ struct SagaRecord: Codable, Sendable {
         var claimQueued = false
     }
 
-    enum Ending: String, Codable, Sendable { case failed, cancelled }
+    enum Ending: String, Sendable { case failed, cancelled }
 
-    init(id: String, request: SettlementRequest, at date: Date) {
+    /// - Throws: `SettlementError.store` when the request cannot be encoded.
+    init(id: String, request: SettlementRequest, at date: Date) throws {
+        self.init(id: id, request: request, requestJSON: try Self.storedRequest(request), at: date)
+    }
+
+    init(id: String, request: SettlementRequest, requestJSON: JSONValue, at date: Date) {
         self.id = id
         self.request = request
+        self.requestJSON = requestJSON
         self.state = .received
         self.createdAt = date
         self.updatedAt = date

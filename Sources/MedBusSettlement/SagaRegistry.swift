@@ -16,15 +16,22 @@ actor SagaRegistry {
         self.context = context
     }
 
-    /// Hands `event` to the settlement's worker, starting one if needed.
+    /// Hands `event` to the settlement's worker, starting one if needed. `committed` is the saga
+    /// as just committed (a new saga): a worker started here begins from it instead of reading it back.
     /// - Returns: false once the registry is stopped (the event is dropped).
     @discardableResult
-    func deliver(_ id: String, _ event: SagaEvent) -> Bool {
+    func deliver(_ id: String, _ event: SagaEvent, committed: SagaRecord? = nil) -> Bool {
         guard !stopped else { return false }
         if let worker = workers[id], worker.enqueue(event) { return true }
-        let worker = SagaWorker(id: id, context: context, registry: self, after: retired.removeValue(forKey: id)?.task ?? workers[id]?.task)
+        let worker = SagaWorker(id: id, committed: committed, context: context, registry: self,
+                                after: retired.removeValue(forKey: id)?.task ?? workers[id]?.task)
         workers[id] = worker
         return worker.enqueue(event)
+    }
+
+    /// Hands each event to its settlement's worker, in order.
+    func deliver(_ events: [(String, SagaEvent)]) {
+        for (id, event) in events { deliver(id, event) }
     }
 
     /// True when a worker runs this saga (a restart then need not resume it).

@@ -14,7 +14,7 @@ final class SagaWorker: Sendable {
     private let stopping: StopFlag
     private let continuation: AsyncStream<SagaEvent>.Continuation
 
-    init(id: String, context: SagaContext, registry: SagaRegistry, after previous: Task<Void, Never>?) {
+    init(id: String, committed: SagaRecord?, context: SagaContext, registry: SagaRegistry, after previous: Task<Void, Never>?) {
         self.id = id
         let (stream, continuation) = AsyncStream<SagaEvent>.makeStream()
         self.continuation = continuation
@@ -24,7 +24,7 @@ final class SagaWorker: Sendable {
         self.stopping = stopping
         task = Task {
             await previous?.value
-            await SagaWorker.run(id: id, token: token, events: stream, stopping: stopping, context: context, registry: registry)
+            await SagaWorker.run(id: id, committed: committed, token: token, events: stream, stopping: stopping, context: context, registry: registry)
         }
     }
 
@@ -44,12 +44,15 @@ final class SagaWorker: Sendable {
         continuation.finish()
     }
 
-    private static func run(id: String, token: UUID, events: AsyncStream<SagaEvent>, stopping: StopFlag, context: SagaContext, registry: SagaRegistry) async {
+    private static func run(id: String, committed: SagaRecord?, token: UUID, events: AsyncStream<SagaEvent>, stopping: StopFlag,
+                            context: SagaContext, registry: SagaRegistry) async {
         var logger = context.logger
         logger[metadataKey: "settlement"] = "\(id)"
         let driver: SagaDriver
         do {
-            guard let saga = try await context.store.load(id: id) else {
+            var saga = committed
+            if saga == nil { saga = try await context.store.load(id: id) }
+            guard let saga else {
                 logger.error("saga not in the log")
                 for await event in events { if case .cancel(let waiter) = event { waiter.resume(throwing: SettlementError.notFound(id: id)) } }
                 await registry.ended(id: id, token: token)

@@ -58,7 +58,7 @@ public final class SettlementOrchestrator: Sendable {
         let replyTopics = [SagaContext.platformReplies] + configuration.commercialInsurers.map(SagaContext.commercialReplies)
         let replies: KafkaConsumer
         do {
-            replies = try KafkaConsumer(config: kafka, groupID: "medbus-settlement-replies", topics: replyTopics, logger: logger)
+            replies = try KafkaConsumer(config: kafka, groupID: "medbus-settlement-replies", topics: replyTopics, autoCommitStoredOffsets: true, logger: logger)
         } catch {
             await requests.close()
             throw error
@@ -122,10 +122,10 @@ public final class SettlementOrchestrator: Sendable {
             throw SettlementError.unknownHospital(request.fixmedinsCode)
         }
         let now = Date()
-        let (saga, created) = try await store.create(SagaRecord(id: "stl-" + UUID().uuidString.lowercased(), request: request, at: now))
+        let (saga, created) = try await store.create(try SagaRecord(id: "stl-" + UUID().uuidString.lowercased(), request: request, at: now))
         if created {
-            logger.info("settlement received", metadata: ["settlement": "\(saga.id)"])
-            guard await registry.deliver(saga.id, .start) else { throw SettlementError.stopped }
+            logger.debug("settlement received", metadata: ["settlement": "\(saga.id)"])
+            guard await registry.deliver(saga.id, .start, committed: saga) else { throw SettlementError.stopped }
         }
         return saga.id
     }
@@ -133,8 +133,8 @@ public final class SettlementOrchestrator: Sendable {
     /// The settlement's state and, once finished, its result.
     /// - Throws: `SettlementError.notFound`, `.store`.
     public func status(_ id: String) async throws -> SettlementStatus {
-        guard let saga = try await store.load(id: id) else { throw SettlementError.notFound(id: id) }
-        return Self.status(saga)
+        guard let status = try await store.status(id: id) else { throw SettlementError.notFound(id: id) }
+        return status
     }
 
     /// The settlement's status once it is final (completed, failed or cancelled), or as it stands
@@ -143,8 +143,8 @@ public final class SettlementOrchestrator: Sendable {
     public func status(_ id: String, waitingUpTo timeout: Duration) async throws -> SettlementStatus {
         let store = self.store
         _ = try await finished.wait(for: id, timeout: timeout) {
-            guard let saga = try await store.load(id: id) else { throw SettlementError.notFound(id: id) }
-            return saga.state.isTerminal ? true : nil
+            guard let state = try await store.state(id: id) else { throw SettlementError.notFound(id: id) }
+            return state.isTerminal ? true : nil
         }
         return try await status(id)
     }
@@ -273,29 +273,35 @@ public final class SettlementOrchestrator: Sendable {
     }
 
     /// Replies are routed to their saga by the request msgid; the saga decides whether a reply is
-    /// current, a duplicate or late. Offsets are committed once routed: a reply lost in a crash is
-    /// asked for again by the re-sent request.
+    /// current, a duplicate or late. Offsets are stored once routed and committed by the periodic
+    /// auto-commit (no broker round trip in this loop): a reply lost in a crash is asked for again
+    /// by the re-sent request, one read twice is a duplicate the saga ignores.
     private func consumeReplies(_ consumer: KafkaConsumer) async throws {
         while true {
             let batch = try await consumer.nextBatch(maxCount: 500)
             if batch.isEmpty { return }
+            var replies: [(msgid: String, body: JSONValue)] = []
             for message in batch {
                 guard let body = try? JSONValue.parse(message.value ?? []),
                       let msgid = message.headers.string(MessageEnvelope.Header.correlationId) ?? body["msgid"]?.stringValue else {
                     logger.warning("reply without correlation id or not JSON", metadata: ["topic": "\(message.topic)", "offset": "\(message.offset)"])
                     continue
                 }
-                if await queries.isAwaited(msgid) {
-                    await queries.signal(msgid, body)
-                    continue
-                }
-                guard let id = try await store.settlementID(forMessage: msgid) else {
+                replies.append((msgid, body))
+            }
+            // One lookup and one hand-over per batch, not per reply: this loop serves every saga.
+            let answered = await queries.signal(replies)
+            let owners = try await store.settlementIDs(forMessages: replies.map(\.msgid).filter { !answered.contains($0) })
+            var events: [(String, SagaEvent)] = []
+            for (msgid, body) in replies where !answered.contains(msgid) {
+                guard let id = owners[msgid] else {
                     logger.warning("reply to an unknown msgid", metadata: ["msgid": "\(msgid)"])
                     continue
                 }
-                await registry.deliver(id, .reply(msgid: msgid, body: body))
+                events.append((id, .reply(msgid: msgid, body: body)))
             }
-            try await consumer.commit(Self.positions(batch))
+            await registry.deliver(events)
+            for message in batch { try? consumer.storeOffset(message) }  // a partition revoked meanwhile: read again, ignored
         }
     }
 

@@ -16,6 +16,12 @@ public struct SettlementRequest: Codable, Sendable, Hashable {
     public var mdtrtId: String?
     public var mdtrtCertType: String?
     public var mdtrtCertNo: String?
+    /// The person's certificate (psn_cert_type 01: resident ID card) and its number.
+    public var psnCertType: String?
+    public var certno: String?
+    /// The patient's identifiers as the HIS sends them (PID-3): where the resident ID card is
+    /// when no certificate field names it.
+    public var identifiers: [Identifier]?
     public var insuplcAdmdvs: String?
     public var mdtrtareaAdmvs: String?
     public var medType: String
@@ -37,6 +43,19 @@ public struct SettlementRequest: Codable, Sendable, Hashable {
         public init(insurerCode: String, policyNo: String? = nil) {
             self.insurerCode = insurerCode
             self.policyNo = policyNo
+        }
+    }
+
+    /// One patient identifier: `type` as `codes/id-type.csv` names it, `system` its OID.
+    public struct Identifier: Codable, Sendable, Hashable {
+        public var value: String
+        public var type: String?
+        public var system: String?
+
+        public init(value: String, type: String? = nil, system: String? = nil) {
+            self.value = value
+            self.type = type
+            self.system = system
         }
     }
 
@@ -98,9 +117,21 @@ public struct SettlementRequest: Codable, Sendable, Hashable {
     enum CodingKeys: String, CodingKey {
         case chrgBchno = "chrg_bchno", encounterId, patientId, fixmedinsCode = "fixmedins_code", fixmedinsName = "fixmedins_name"
         case psnNo = "psn_no", mdtrtId = "mdtrt_id", mdtrtCertType = "mdtrt_cert_type", mdtrtCertNo = "mdtrt_cert_no"
+        case psnCertType = "psn_cert_type", certno, identifiers
         case insuplcAdmdvs = "insuplc_admdvs", mdtrtareaAdmvs = "mdtrtarea_admvs", medType = "med_type", insutype
         case psnSetlway = "psn_setlway", acctUsedFlag = "acct_used_flag", medfeeSumamt = "medfee_sumamt", requestedAt
         case commercial, feedetail
+    }
+
+    /// The certificate the visit is presented with (1101 looks the person up by it; 2201 / 2401,
+    /// 2206 / 2207 and 2303 / 2304 repeat it): the stated `mdtrt_cert_type` / `mdtrt_cert_no`;
+    /// else the resident ID card (02) — `certno` of a `psn_cert_type` 01, or the patient
+    /// identifier of type national-id (OID 2.16.156.10011.1.3). Nil: the HIS sent none.
+    public var certificate: (type: String, number: String)? {
+        if let type = mdtrtCertType, let number = mdtrtCertNo, !number.isEmpty { return (type, number) }
+        if psnCertType == "01", let certno, !certno.isEmpty { return ("02", certno) }
+        let nationalID = identifiers?.first { $0.type == "national-id" || $0.system == "2.16.156.10011.1.3" }
+        return nationalID.flatMap { $0.value.isEmpty ? nil : ("02", $0.value) }
     }
 
     /// Inpatient med_type (21–24 inpatient, 52 maternity inpatient): registered with 2401 admission.
@@ -121,6 +152,8 @@ public struct SettlementRequest: Codable, Sendable, Hashable {
         try require(!chrgBchno.isEmpty, "chrg_bchno is empty")
         try require(fixmedinsCode.count == 12, "fixmedins_code must have 12 characters")
         try require(!feedetail.isEmpty, "feedetail is empty")
+        // 1101 needs a certificate: the platform cannot look a person up by psn_no alone.
+        try require(certificate != nil, "no certificate: mdtrt_cert_type and mdtrt_cert_no, psn_cert_type 01 and certno, or a national-id identifier")
         try require(feedetail.allSatisfy { $0.detItemFeeSumamt >= .zero }, "a det_item_fee_sumamt is negative")
         try require(Set(feedetail.map(\.feedetlSn)).count == feedetail.count, "feedetl_sn values are not unique")
         if let stated = medfeeSumamt {

@@ -3,9 +3,9 @@
 /// A working state names the step in progress: its request has been committed to the saga log and
 /// sent (or is about to be re-sent after a restart) and the saga waits for its reply. The forward
 /// path is `received → person-lookup (1101) → [registration (2201 outpatient / 2401 admission,
-/// when the request has no mdtrt_id)] → fee-upload (2204) → pre-settled (2206) → settled (2207)
-/// → commercial-claim → [commercial-reversal, when the claim got no answer] → completed`; the
-/// compensation states undo what was done before `failed` or `cancelled`.
+/// when the request has no mdtrt_id)] → fee-upload (2204; inpatient 2301) → pre-settled (2206;
+/// 2303) → settled (2207; 2304) → commercial-claim → [commercial-reversal, when the claim got no
+/// answer] → completed`; the compensation states undo what was done before `failed` or `cancelled`.
 public enum SettlementState: String, Codable, Sendable, CaseIterable {
     case received
     case personLookup = "person-lookup"
@@ -61,8 +61,25 @@ enum SagaStep: String, Codable, Sendable {
         }
     }
 
-    /// The platform's transaction code, nil for commercial steps.
-    var infno: String? { isCommercial ? nil : rawValue }
+    /// The platform's transaction code for this step of an outpatient (the raw value) or inpatient
+    /// visit (med_type 2x, 52: the 23xx series; commercial steps: the raw value). The platform
+    /// refuses an outpatient code for an inpatient mdtrt_id and the other way round.
+    ///
+    /// Discharge (2402) is not a step: it is the HIS's own transaction when the patient leaves
+    /// (ADT^A03), with the discharge diagnoses, time and way that a charge batch does not carry,
+    /// and undoing a settlement (2305) must not undo a discharge (2405) — whether the patient is
+    /// re-admitted is the HIS's decision. The saga settles what was uploaded for the admission.
+    func infno(inpatient: Bool) -> String {
+        guard inpatient else { return rawValue }
+        switch self {
+        case .feeUpload: return "2301"
+        case .feeUploadCancel: return "2302"
+        case .preSettlement: return "2303"
+        case .settlement: return "2304"
+        case .settlementCancel: return "2305"
+        default: return rawValue
+        }
+    }
 
     var isCommercial: Bool { self == .commercialClaim || self == .commercialReversal }
 

@@ -16,6 +16,7 @@ final class SettlementStore: Sendable {
     let path: String
     private let pool: DatabasePool
     private let writer: GroupCommit
+    private let messageIDs = MessageIDSequence()
 
     private init(path: String, pool: DatabasePool) {
         self.path = path
@@ -47,7 +48,7 @@ final class SettlementStore: Sendable {
     /// Inserts a new saga, or returns the existing one for the same (fixmedins_code, chrg_bchno).
     /// - Returns: the saga as stored and whether this call created it.
     func create(_ record: SagaRecord) async throws -> (SagaRecord, created: Bool) {
-        let data = try Self.encode(record)
+        let data = Self.encode(record)
         return try await write { db in
             try db.execute(sql: """
                 INSERT INTO settlements (id, fixmedins_code, chrg_bchno, state, step, msgid, attempt, needs_work, record, created_at, updated_at)
@@ -66,49 +67,41 @@ final class SettlementStore: Sendable {
     }
 
     /// A platform msgid not used before: `fixmedins_code + yyyyMMddHHmmss + 4-digit sequence`
-    /// (0001–8999),
-    /// recorded for correlation in the same transaction that picks it (unique across restarts).
-    func allocateMessageID(fixmedinsCode: String, settlementID: String, step: SagaStep, at date: Date) async throws -> String {
-        try await allocate(fixmedinsCode: fixmedinsCode, at: date) { db, msgid in
-            try db.execute(sql: "INSERT INTO settlement_messages (msgid, settlement_id, step, created_at) VALUES (?, ?, ?, ?)",
-                           arguments: [msgid, settlementID, step.rawValue, date.storedMicroseconds])
+    /// (0001–8999), picked in memory (see `MessageIDSequence`). A step's msgid is recorded for
+    /// correlation by the `commit` that makes it the outstanding request, in the same transaction.
+    func nextMessageID(fixmedinsCode: String, at date: Date) async throws -> String {
+        if let msgid = messageIDs.next(fixmedinsCode: fixmedinsCode, at: date) { return msgid }
+        let length = fixmedinsCode.count + MessageIDSequence.suffixLength
+        let largest = try await read { db in
+            try String.fetchOne(db, sql: """
+                SELECT max(msgid) FROM (SELECT msgid FROM settlement_messages WHERE msgid BETWEEN ?1 AND ?2 AND length(msgid) = ?3
+                                        UNION ALL SELECT msgid FROM platform_queries WHERE msgid BETWEEN ?1 AND ?2 AND length(msgid) = ?3)
+                """, arguments: [fixmedinsCode + "0", fixmedinsCode + "9", length])
         }
+        messageIDs.start(fixmedinsCode, after: largest)
+        return messageIDs.next(fixmedinsCode: fixmedinsCode, at: date)!
     }
 
-    /// A msgid for a request outside any saga (3201 reconciliation), from the same sequence.
+    /// A msgid for a request outside any saga (3201 reconciliation), from the same sequence,
+    /// recorded before it is used.
     func allocateQueryMessageID(fixmedinsCode: String, infno: String, at date: Date) async throws -> String {
-        try await allocate(fixmedinsCode: fixmedinsCode, at: date) { db, msgid in
+        let msgid = try await nextMessageID(fixmedinsCode: fixmedinsCode, at: date)
+        try await write { db in
             try db.execute(sql: "INSERT INTO platform_queries (msgid, infno, created_at) VALUES (?, ?, ?)",
                            arguments: [msgid, infno, date.storedMicroseconds])
         }
-    }
-
-    private func allocate(fixmedinsCode: String, at date: Date, record: @escaping @Sendable (Database, String) throws -> Void) async throws -> String {
-        try await write { db in
-            var second = date
-            while true {
-                let prefix = fixmedinsCode + PlatformMessages.msgidTimePart(second)
-                let last = try String.fetchOne(db, sql: """
-                    SELECT max(msgid) FROM (SELECT msgid FROM settlement_messages WHERE msgid BETWEEN ?1 AND ?2
-                                            UNION ALL SELECT msgid FROM platform_queries WHERE msgid BETWEEN ?1 AND ?2)
-                    """, arguments: [prefix + "0000", prefix + "9999"])
-                let next = last.flatMap { Int($0.suffix(4)) }.map { $0 + 1 } ?? 1
-                // 9000–9999 are the NHSA insurer adapter's (its 9001 sign-ins carry the same hospital prefix).
-                if next <= 8999 {
-                    let msgid = prefix + String(format: "%04d", next)
-                    try record(db, msgid)
-                    return msgid
-                }
-                // 8,999 requests in one second from one hospital: borrow the next second's numbers.
-                second += 1
-            }
-        }
+        return msgid
     }
 
     /// Commits `record` as the saga's new state and appends the transition to the history.
-    func commit(_ record: SagaRecord, from: SettlementState, reason: String? = nil) async throws {
-        let data = try Self.encode(record)
+    /// `newRequest`: the outstanding request has a new msgid, recorded here for correlation.
+    func commit(_ record: SagaRecord, from: SettlementState, reason: String? = nil, newRequest: Bool = false) async throws {
+        let data = Self.encode(record)
         try await write { db in
+            if newRequest, let pending = record.pending {
+                try db.execute(sql: "INSERT INTO settlement_messages (msgid, settlement_id, step, created_at) VALUES (?, ?, ?, ?)",
+                               arguments: [pending.msgid, record.id, pending.step.rawValue, record.updatedAt.storedMicroseconds])
+            }
             try db.execute(sql: """
                 UPDATE settlements SET state = ?, step = ?, msgid = ?, attempt = ?, needs_work = ?, record = ?, updated_at = ?
                 WHERE id = ?
@@ -128,10 +121,33 @@ final class SettlementStore: Sendable {
         }
     }
 
-    /// The settlement a request msgid belongs to.
-    func settlementID(forMessage msgid: String) async throws -> String? {
+    /// The saga's status, without decoding the parts of its record a status does not show.
+    func status(id: String) async throws -> SettlementStatus? {
         try await read { db in
-            try String.fetchOne(db, sql: "SELECT settlement_id FROM settlement_messages WHERE msgid = ?", arguments: [msgid])
+            try Row.fetchOne(db, sql: "SELECT fixmedins_code, chrg_bchno, record FROM settlements WHERE id = ?", arguments: [id]).map { row in
+                try SettlementStatus(stored: [UInt8](row["record"] as Data), fixmedinsCode: row["fixmedins_code"], chrgBchno: row["chrg_bchno"])
+            }
+        }
+    }
+
+    /// The saga's state without reading its record (waiting for a final state polls this).
+    func state(id: String) async throws -> SettlementState? {
+        try await read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM settlements WHERE id = ?", arguments: [id]).flatMap(SettlementState.init(rawValue:))
+        }
+    }
+
+    /// The settlements the request msgids belong to (unknown msgids left out), in one read.
+    func settlementIDs(forMessages msgids: [String]) async throws -> [String: String] {
+        guard !msgids.isEmpty else { return [:] }
+        return try await read { db in
+            let placeholders = Array(repeating: "?", count: msgids.count).joined(separator: ",")
+            var owners: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT msgid, settlement_id FROM settlement_messages WHERE msgid IN (\(placeholders))",
+                                        arguments: StatementArguments(msgids)) {
+                owners[row["msgid"]] = row["settlement_id"]
+            }
+            return owners
         }
     }
 
@@ -205,15 +221,9 @@ final class SettlementStore: Sendable {
         do { return try await pool.read(body) } catch { throw Self.translate(error) }
     }
 
-    private static func encode(_ record: SagaRecord) throws -> Data {
-        do { return try JSONEncoder().encode(record) } catch { throw SettlementError.store("cannot encode saga record: \(error)") }
-    }
+    private static func encode(_ record: SagaRecord) -> Data { Data(record.storedBytes) }
 
-    private static func decode(_ data: Data) throws -> SagaRecord {
-        do { return try JSONDecoder().decode(SagaRecord.self, from: data) } catch {
-            throw SettlementError.store("unreadable saga record (\(type(of: error)))")
-        }
-    }
+    private static func decode(_ data: Data) throws -> SagaRecord { try SagaRecord(stored: [UInt8](data)) }
 
     /// Keeps SQLite's result code and message only (see `SQLiteFailure`): GRDB's description quotes SQL
     /// and could quote arguments.

@@ -54,8 +54,15 @@ actor Waiters<Value: Sendable> {
         if slots[key]?.isEmpty == true { slots[key] = nil }
     }
 
-    /// True when someone waits for `key` (a reply nobody asked for is not a saga's either).
-    func isAwaited(_ key: String) -> Bool { slots[key] != nil }
+    /// Signals the keys someone waits for; returns them (the others are nobody's here).
+    func signal(_ values: [(String, Value)]) -> Set<String> {
+        var signalled: Set<String> = []
+        for (key, value) in values where slots[key] != nil {
+            signal(key, value)
+            signalled.insert(key)
+        }
+        return signalled
+    }
 
     private func expire(_ key: String, _ token: UUID) {
         if case .waiting(let continuation) = slots[key]?[token] {

@@ -77,6 +77,8 @@ extension MessageStore {
         let now = Date().storedMicroseconds
         return try await groupCommit { [sealer] db in
             var missing: [String] = []
+            // Prepared once per connection: this runs for every acknowledged message.
+            let keyOfRow = try db.cachedStatement(sql: "SELECT payload_key_id FROM messages WHERE id = ?")
             for delivery in deliveries {
                 var assignments: [String] = []
                 var arguments: StatementArguments = []
@@ -86,7 +88,7 @@ extension MessageStore {
                 }
                 if let ack = delivery.ack {
                     // Sealed under the key of its row's payload, as `setAck` does.
-                    guard let row = try Row.fetchOne(db, sql: "SELECT payload_key_id FROM messages WHERE id = ?", arguments: [delivery.id]) else {
+                    guard let row = try Row.fetchOne(keyOfRow, arguments: [delivery.id]) else {
                         missing.append(delivery.id)
                         continue
                     }

@@ -3,11 +3,24 @@ import GRDB
 import MedBusCrypto
 import MedBusSQLite
 
+/// How the message store's commits wait for the disk: `full` fsyncs every commit (survives a power loss),
+/// `normal` only at checkpoints (survives a crash or kill -9 of the process, not of the operating system).
+/// See `DurableDatabase.Sync`.
+public enum StoreSync: String, Sendable, CaseIterable {
+    case full
+    case normal
+
+    var database: DurableDatabase.Sync { self == .full ? .full : .normal }
+}
+
 /// The durable store: every inbound message is committed here before it goes to Kafka and before the sender
 /// is acknowledged (inbox/outbox), and operators search it.
 ///
-/// One SQLite file, `medbus.sqlite`, in WAL mode with `synchronous=FULL`: once a write returns, its row
-/// survives a crash of the process or a power loss. Reads run on a pool of connections concurrently with
+/// One SQLite file, `medbus.sqlite`, in WAL mode, by default with `synchronous=FULL`: once a write returns, its
+/// row survives a crash of the process or a power loss. With `sync: .normal` a returned write survives a crash
+/// or kill -9 of the process but not necessarily of the operating system (see `DurableDatabase.Sync`): for
+/// deployments where a replicated Kafka cluster (acks=all) holds the messages before they are acknowledged,
+/// and the store's rows serve de-duplication, status and audit. Reads run on a pool of connections concurrently with
 /// the single writer. Inserts and updates from concurrent callers share transactions (group commit, see
 /// `GroupCommitWriter`). After a crash, `open` recovers the WAL automatically.
 ///
@@ -15,6 +28,8 @@ import MedBusSQLite
 public final class MessageStore: Sendable {
     /// The database file.
     public let databasePath: String
+    /// How each commit waits for the disk.
+    public let sync: StoreSync
     let pool: DatabasePool
     let writer: GroupCommitWriter
     let sealer: PayloadSealer
@@ -24,8 +39,9 @@ public final class MessageStore: Sendable {
     /// The WAL is truncated back to this size after a checkpoint, so a burst does not leave a huge file behind.
     private static let walSizeLimit = 64 * 1024 * 1024
 
-    private init(databasePath: String, pool: DatabasePool, keyring: PayloadKeyring?) {
+    private init(databasePath: String, sync: StoreSync, pool: DatabasePool, keyring: PayloadKeyring?) {
         self.databasePath = databasePath
+        self.sync = sync
         self.pool = pool
         self.writer = GroupCommitWriter(pool: pool)
         self.sealer = PayloadSealer(keyring: keyring)
@@ -43,13 +59,16 @@ public final class MessageStore: Sendable {
     /// stay readable. Without one, payloads are stored in clear and sealed rows fail to read with
     /// `StoreError.payloadKeyMissing`.
     ///
+    /// `sync` is how each commit waits for the disk: `.full` (the default) fsyncs every commit, `.normal`
+    /// only at checkpoints (see `DurableDatabase.Sync` for what each survives).
+    ///
     /// - Throws: `StoreError.directoryNotWritable` if the directory cannot be created or written to;
     ///   `StoreError.corrupt` if the file is not an SQLite database or fails the check; `StoreError.sqlite`
     ///   otherwise (a migration failed, the file is locked by another process for longer than the busy timeout).
-    public static func open(directory: String, keyring: PayloadKeyring? = nil) throws -> MessageStore {
+    public static func open(directory: String, keyring: PayloadKeyring? = nil, sync: StoreSync = .full) throws -> MessageStore {
         do {
             let pool = try DurableDatabase.openPool(
-                directory: directory, fileName: "medbus.sqlite", configuration: configuration,
+                directory: directory, fileName: "medbus.sqlite", configuration: configuration, sync: sync.database,
                 pragmas: [
                     "journal_size_limit = \(walSizeLimit)",
                     // Each group-commit write runs in a savepoint, whose undo journal otherwise goes to a temporary
@@ -57,7 +76,7 @@ public final class MessageStore: Sendable {
                     "temp_store = MEMORY",
                 ],
                 migrator: StoreSchema.migrator)
-            return MessageStore(databasePath: pool.path, pool: pool, keyring: keyring)
+            return MessageStore(databasePath: pool.path, sync: sync, pool: pool, keyring: keyring)
         } catch {
             throw StoreError(error)
         }

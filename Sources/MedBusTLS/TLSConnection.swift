@@ -3,9 +3,9 @@ import Logging
 import MedBusCrypto
 import NIOCore
 
-/// One server-side TLS session (`SSL*`) over two memory BIOs: the handler feeds socket bytes
-/// into `input` and sends whatever OpenSSL leaves in `output`, so OpenSSL never touches the
-/// socket and NIO keeps doing all I/O. The only type that calls OpenSSL per connection.
+/// One TLS session (`SSL*`), server or client side, over two memory BIOs: the handler feeds
+/// socket bytes into `input` and sends whatever OpenSSL leaves in `output`, so OpenSSL never
+/// touches the socket and NIO keeps doing all I/O. The only type that calls OpenSSL per connection.
 ///
 /// Not thread-safe: used only on its channel's event loop.
 final class TLSConnection {
@@ -23,14 +23,22 @@ final class TLSConnection {
         case failed(reason: String)
     }
 
+    /// Which end of the handshake this session plays.
+    enum Role {
+        case server
+        /// `serverName` is what the server's certificate was checked against, for error messages.
+        case client(serverName: String)
+    }
+
+    let role: Role
     private let ssl: OpaquePointer
     private let input: OpaquePointer
     private let output: OpaquePointer
 
-    /// - Throws: `TLSError.openSSLFailure` when OpenSSL cannot allocate the session.
-    init(context: TLSContext, logger: Logger) throws {
-        OpenSSLErrors.clear()
-        guard let ssl = context.newSession(logger: logger) else {
+    /// Takes ownership of `session`, a new `SSL*` from a server or client context.
+    /// - Throws: `TLSError.openSSLFailure` when OpenSSL could not allocate the session or its buffers.
+    init(session: OpaquePointer?, role: Role) throws {
+        guard let ssl = session else {
             throw TLSError.openSSLFailure(operation: "creating a TLS session", openSSL: OpenSSLErrors.drain())
         }
         guard let input = BIO_new(BIO_s_mem()) else {
@@ -44,7 +52,11 @@ final class TLSConnection {
         }
         // The session owns both BIOs from here on; SSL_free frees them.
         SSL_set_bio(ssl, input, output)
-        SSL_set_accept_state(ssl)
+        switch role {
+        case .server: SSL_set_accept_state(ssl)
+        case .client: SSL_set_connect_state(ssl)
+        }
+        self.role = role
         self.ssl = ssl
         self.input = input
         self.output = output
@@ -113,7 +125,7 @@ final class TLSConnection {
         return buffer
     }
 
-    /// The verified client certificate's subject and common name, both nil without one.
+    /// The verified peer certificate's subject and common name, both nil without one.
     func peerIdentity() -> TLSHandshakeCompleted {
         guard let certificate = SSL_get1_peer_certificate(ssl) else {
             return TLSHandshakeCompleted(peerCertificateSubject: nil, peerCommonName: nil)
@@ -123,6 +135,22 @@ final class TLSConnection {
             return TLSHandshakeCompleted(peerCertificateSubject: nil, peerCommonName: nil)
         }
         return TLSHandshakeCompleted(peerCertificateSubject: Self.rfc2253(name), peerCommonName: Self.commonName(name))
+    }
+
+    /// Why the handshake failed, as specifically as the client side can tell: a server
+    /// certificate that is expired, for another name, or not from a trusted CA.
+    func handshakeError(reason: String) -> TLSError {
+        guard case .client(let server) = role else { return .handshakeFailed(reason: reason) }
+        switch Int32(truncatingIfNeeded: SSL_get_verify_result(ssl)) {
+        case X509_V_OK:
+            return .handshakeFailed(reason: reason)
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            return .serverCertificateExpired(server: server)
+        case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH:
+            return .serverNameMismatch(server: server)
+        case let code:
+            return .serverCertificateUntrusted(server: server, reason: String(cString: X509_verify_cert_error_string(Int(code))))
+        }
     }
 
     private func step(afterFailure rc: Int32) -> Step {

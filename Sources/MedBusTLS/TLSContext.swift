@@ -95,39 +95,13 @@ private final class ServerContext: @unchecked Sendable {
     let pointer: OpaquePointer
 
     init(configuration: TLSServerConfiguration) throws {
-        OpenSSLErrors.clear()
-        guard let pointer = SSL_CTX_new(TLS_server_method()) else {
-            throw TLSError.openSSLFailure(operation: "creating the TLS context", openSSL: OpenSSLErrors.drain())
-        }
-        self.pointer = pointer
-        guard medbus_SSL_CTX_set_min_proto_version(pointer, TLS1_2_VERSION) == 1 else {
-            throw TLSError.openSSLFailure(operation: "setting TLS 1.2 as the minimum", openSSL: OpenSSLErrors.drain())
-        }
-        medbus_SSL_CTX_disable_renegotiation(pointer)
-        try loadIdentity(certificateChain: configuration.certificateChainFile, privateKey: configuration.privateKeyFile)
+        pointer = try OpenSSLContextSetup.newContext(TLS_server_method())
+        try OpenSSLContextSetup.loadIdentity(pointer, certificateChain: configuration.certificateChainFile, privateKey: configuration.privateKeyFile)
         try configureClientVerification(configuration)
     }
 
     deinit {
         SSL_CTX_free(pointer)
-    }
-
-    private func loadIdentity(certificateChain: String, privateKey: String) throws {
-        try Self.checkReadable(certificateChain)
-        try Self.checkReadable(privateKey)
-        guard SSL_CTX_use_certificate_chain_file(pointer, certificateChain) == 1 else {
-            throw TLSError.invalidCertificateChain(path: certificateChain, openSSL: OpenSSLErrors.drain())
-        }
-        guard SSL_CTX_use_PrivateKey_file(pointer, privateKey, SSL_FILETYPE_PEM) == 1 else {
-            // OpenSSL 3 already compares the key with the certificate here.
-            if ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH {
-                throw TLSError.privateKeyMismatch(certificateChain: certificateChain, privateKey: privateKey, openSSL: OpenSSLErrors.drain())
-            }
-            throw TLSError.invalidPrivateKey(path: privateKey, openSSL: OpenSSLErrors.drain())
-        }
-        guard SSL_CTX_check_private_key(pointer) == 1 else {
-            throw TLSError.privateKeyMismatch(certificateChain: certificateChain, privateKey: privateKey, openSSL: OpenSSLErrors.drain())
-        }
     }
 
     private func configureClientVerification(_ configuration: TLSServerConfiguration) throws {
@@ -142,7 +116,7 @@ private final class ServerContext: @unchecked Sendable {
             mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
         }
         guard let caFile = configuration.clientCAFile else { throw TLSError.clientCARequired }
-        try Self.checkReadable(caFile)
+        try OpenSSLContextSetup.checkReadable(caFile)
         guard SSL_CTX_load_verify_locations(pointer, caFile, nil) == 1 else {
             throw TLSError.invalidClientCA(path: caFile, openSSL: OpenSSLErrors.drain())
         }
@@ -169,7 +143,7 @@ private final class ServerContext: @unchecked Sendable {
     /// through intermediates needs no CRL per intermediate. OpenSSL fails closed: a CRL past its
     /// nextUpdate, or none from the client's issuer, refuses the client.
     private func loadRevocationList(_ path: String) throws {
-        try Self.checkReadable(path)
+        try OpenSSLContextSetup.checkReadable(path)
         guard let store = SSL_CTX_get_cert_store(pointer), let lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file()) else {
             throw TLSError.openSSLFailure(operation: "preparing the certificate store for a CRL", openSSL: OpenSSLErrors.drain())
         }
@@ -179,10 +153,4 @@ private final class ServerContext: @unchecked Sendable {
         X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK))
     }
 
-    /// OpenSSL's "system library" error for a missing file is obscure; say it plainly.
-    private static func checkReadable(_ path: String) throws {
-        guard access(path, R_OK) == 0 else {
-            throw TLSError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
-        }
-    }
 }

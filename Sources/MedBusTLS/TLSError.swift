@@ -25,6 +25,21 @@ public enum TLSError: Error, CustomStringConvertible, Sendable {
     case handshakeFailed(reason: String)
     /// A record could not be decrypted or encrypted after the handshake.
     case connectionFailed(reason: String)
+    /// Client side: the trusted CA file (or the system trust store) does not load.
+    case invalidTrustedCA(path: String, openSSL: String)
+    /// Client side: a client certificate without its private key, or the reverse.
+    case incompleteClientIdentity
+    /// Client side: a manifest's `tls:` mapping has a key that is not a client option.
+    case unknownClientOption(String)
+    /// Client side: the server's certificate does not chain to a trusted CA (or is otherwise
+    /// invalid: revoked, not yet valid, wrong purpose); OpenSSL's verification error says which.
+    case serverCertificateUntrusted(server: String, reason: String)
+    /// Client side: the server's certificate is valid, but not for the name (or IP address) dialled.
+    case serverNameMismatch(server: String)
+    /// Client side: the server's certificate has expired.
+    case serverCertificateExpired(server: String)
+    /// Client side: the handshake did not finish in time after the connection opened.
+    case handshakeTimedOut(milliseconds: Int64)
 
     public var description: String {
         switch self {
@@ -48,6 +63,20 @@ public enum TLSError: Error, CustomStringConvertible, Sendable {
             "TLS handshake failed: \(reason)"
         case .connectionFailed(let reason):
             "TLS connection failed: \(reason)"
+        case .invalidTrustedCA(let path, let openSSL):
+            "TLS: trusted CA \(path) does not load as PEM certificates (\(openSSL))"
+        case .incompleteClientIdentity:
+            "TLS: a client certificate needs both certificateFile and privateKeyFile"
+        case .unknownClientOption(let key):
+            "TLS: unknown client option '\(key)' (known: \(TLSClientConfiguration.manifestKeys.sorted().joined(separator: ", ")))"
+        case .serverCertificateUntrusted(let server, let reason):
+            "TLS: the certificate of \(server) is not trusted (\(reason))"
+        case .serverNameMismatch(let server):
+            "TLS: the server's certificate is not valid for \(server)"
+        case .serverCertificateExpired(let server):
+            "TLS: the certificate of \(server) has expired"
+        case .handshakeTimedOut(let milliseconds):
+            "TLS handshake not finished within \(milliseconds) ms"
         }
     }
 }

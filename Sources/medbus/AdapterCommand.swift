@@ -19,6 +19,7 @@ struct AdapterCommand: AsyncParsableCommand {
         )
         @OptionGroup var kafka: KafkaOptions
         @OptionGroup var store: StoreOptions
+        @OptionGroup var storeSync: StoreSyncOption
         @OptionGroup(title: "Admin API") var adminAPI: AdminOptions
         @Argument(help: "Adapter manifest.") var manifest: String
 
@@ -26,7 +27,8 @@ struct AdapterCommand: AsyncParsableCommand {
             let logger = Log.logger("medbus.adapter")
             let loaded: AdapterManifest
             do { loaded = try AdapterManifest.load(path: manifest) } catch { throw CommandFailure("\(error)") }
-            let messageStore = try store.open(createKeyIfMissing: true)
+            try storeSync.check(kafka)
+            let messageStore = try store.open(createKeyIfMissing: true, sync: storeSync.level)
             let config = try kafka.config(store: store)
             let admin = try await connect(config)
             let topic = try loaded.rawTopic

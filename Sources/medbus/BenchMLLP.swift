@@ -21,38 +21,35 @@ extension BenchCommand {
         @Option(help: "Messages per connection and run.") var messages: Int = 1000
         @Option(help: "Runs; medians are reported.") var runs: Int = 3
         @Option(help: "Also write the result table to this Markdown file.") var output: String?
+        @Option(name: .customLong("store-sync"), help: "Store sync level to measure (repeatable; default: full and normal, side by side).")
+        var storeSync: [StoreSync] = [.full, .normal]
 
         func validate() throws {
             guard connections > 0, messages > 0, runs > 0 else { throw ValidationError("all counts must be positive") }
+            guard Set(storeSync).count == storeSync.count else { throw ValidationError("each --store-sync level once") }
         }
 
         func run() async throws {
             let cluster = try EmbeddedKafkaCluster(brokers: 3, logger: Log.quietKafka)
             let topic = "raw.his.BENCH"
             try cluster.createTopic(topic, partitions: 32)
-            let dataDir = NSTemporaryDirectory() + "medbus-bench-\(UUID().uuidString.prefix(8))"
-            defer { try? FileManager.default.removeItem(atPath: dataDir) }
-            let store = try MessageStore.open(directory: dataDir)
             let config = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
             let producer = try KafkaProducer(config: AdapterHost.producerConfig(config), logger: Log.quietKafka)
-            let manifest = AdapterManifest(kind: HL7MLLPAdapter.kind, name: "bench", sender: "BENCH", host: "127.0.0.1", port: 0)
-            var quiet = Log.logger("medbus.bench")
-            quiet.logLevel = .error
-            let adapter = try HL7MLLPAdapter(manifest: manifest, ingest: DurableIngest(store: store, producer: producer, logger: quiet), logger: quiet)
-            let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-            let server = Task { try await adapter.run { portContinuation.yield($0) } }
-            var portIterator = ports.makeAsyncIterator()
-            guard let port = await portIterator.next() else { throw CommandFailure("adapter did not start") }
+            // One adapter (own store, own port) per sync level, all on the same cluster and producer.
+            var adapters: [BenchAdapter] = []
+            for level in storeSync { adapters.append(try await BenchAdapter(sync: level, producer: producer)) }
 
             let total = connections * messages
             let payloads = (0..<total).map(Self.adt)
-            var mllp: [Sample] = []
+            var mllp: [StoreSync: [Sample]] = [:]
             var raw: [Sample] = []
             var rawWindowed: [Sample] = []
             for run in 1...runs {
-                let sampleRun = try await Self.stream(payloads, run: run, connections: connections, port: port)
-                mllp.append(sampleRun)
-                FileHandle.standardError.write(Data("run \(run) mllp: \(Int(sampleRun.throughput)) msg/s, p50 \(ms(sampleRun.p50)) ms, p99 \(ms(sampleRun.p99)) ms, not AA \(sampleRun.failed)\n".utf8))
+                for adapter in adapters {
+                    let sampleRun = try await Self.stream(payloads, run: run, connections: connections, port: adapter.port)
+                    mllp[adapter.sync, default: []].append(sampleRun)
+                    FileHandle.standardError.write(Data("run \(run) mllp store-sync \(adapter.sync.rawValue): \(Int(sampleRun.throughput)) msg/s, p50 \(ms(sampleRun.p50)) ms, p99 \(ms(sampleRun.p99)) ms, not AA \(sampleRun.failed)\n".utf8))
+                }
                 let properties = KafkaProducer.defaultProperties.merging(AdapterHost.producerConfig(config).properties) { $1 }
                 for (window, label) in [(0, "raw"), (connections, "raw-window")] {
                     let rawTopic = "bench.\(label).\(run)"
@@ -62,24 +59,57 @@ extension BenchCommand {
                     FileHandle.standardError.write(Data("run \(run) \(label): \(Int(baseline.throughput)) msg/s, p50 \(ms(baseline.p50)) ms, p99 \(ms(baseline.p99)) ms\n".utf8))
                 }
             }
-            adapter.shutdown()
-            try await server.value
+            for adapter in adapters { try await adapter.stop() }
             await producer.shutdown()
-            try store.close()
 
             let rawThroughput = median(raw.map(\.throughput))
             let lines = [
-                "MLLP end to end: \(connections) connections × \(messages) messages of \(payloads[0].count) B (HL7 ADT^A04), each ACKed after the SQLite commit and Kafka acks=all; embedded 3-broker cluster; median of \(runs) runs.",
+                "MLLP end to end: \(connections) connections × \(messages) messages of \(payloads[0].count) B (HL7 ADT^A04), each ACKed after the SQLite commit (store-sync as given) and Kafka acks=all; embedded 3-broker cluster; median of \(runs) runs.",
                 "",
                 "| path | msg/s (median) | vs raw | p50 ms | p99 ms | not AA |",
                 "|---|---:|---:|---:|---:|---:|",
                 "| raw-c-librdkafka (same payloads, all in flight) | \(Int(rawThroughput)) | 100% | \(ms(median(raw.map { seconds($0.p50) }))) | \(ms(median(raw.map { seconds($0.p99) }))) | \(raw.map(\.failed).reduce(0, +)) |",
                 "| raw-c-librdkafka, \(connections) in flight (as many as MLLP senders) | \(Int(median(rawWindowed.map(\.throughput)))) | \(String(format: "%.0f%%", 100 * median(rawWindowed.map(\.throughput)) / rawThroughput)) | \(ms(median(rawWindowed.map { seconds($0.p50) }))) | \(ms(median(rawWindowed.map { seconds($0.p99) }))) | \(rawWindowed.map(\.failed).reduce(0, +)) |",
-                "| medbus MLLP adapter (ACK latency) | \(Int(median(mllp.map(\.throughput)))) | \(String(format: "%.0f%%", 100 * median(mllp.map(\.throughput)) / rawThroughput)) | \(ms(median(mllp.map { seconds($0.p50) }))) | \(ms(median(mllp.map { seconds($0.p99) }))) | \(mllp.map(\.failed).reduce(0, +)) |",
-            ]
+            ] + adapters.map { adapter in
+                let samples = mllp[adapter.sync] ?? []
+                return "| medbus MLLP adapter, store-sync \(adapter.sync.rawValue) (ACK latency) | \(Int(median(samples.map(\.throughput)))) | \(String(format: "%.0f%%", 100 * median(samples.map(\.throughput)) / rawThroughput)) | \(ms(median(samples.map { seconds($0.p50) }))) | \(ms(median(samples.map { seconds($0.p99) }))) | \(samples.map(\.failed).reduce(0, +)) |"
+            }
             let report = lines.joined(separator: "\n")
             print(report)
             if let output { try report.write(toFile: output, atomically: true, encoding: .utf8) }
+        }
+
+        /// The MLLP adapter over a store of its own in a temporary directory.
+        struct BenchAdapter {
+            let sync: StoreSync
+            let port: Int
+            private let adapter: HL7MLLPAdapter
+            private let server: Task<Void, any Error>
+            private let store: MessageStore
+            private let directory: String
+
+            init(sync: StoreSync, producer: KafkaProducer) async throws {
+                directory = NSTemporaryDirectory() + "medbus-bench-\(UUID().uuidString.prefix(8))"
+                store = try MessageStore.open(directory: directory, sync: sync)
+                var quiet = Log.logger("medbus.bench")
+                quiet.logLevel = .error
+                let manifest = AdapterManifest(kind: HL7MLLPAdapter.kind, name: "bench-\(sync.rawValue)", sender: "BENCH", host: "127.0.0.1", port: 0)
+                let adapter = try HL7MLLPAdapter(manifest: manifest, ingest: DurableIngest(store: store, producer: producer, logger: quiet), logger: quiet)
+                let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+                server = Task { try await adapter.run { portContinuation.yield($0) } }
+                var portIterator = ports.makeAsyncIterator()
+                guard let port = await portIterator.next() else { throw CommandFailure("adapter did not start") }
+                self.sync = sync
+                self.port = port
+                self.adapter = adapter
+            }
+
+            func stop() async throws {
+                adapter.shutdown()
+                try await server.value
+                try store.close()
+                try? FileManager.default.removeItem(atPath: directory)
+            }
         }
 
         /// A 1 KB ADT^A04 whose control id and patient id vary per message.

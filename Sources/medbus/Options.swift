@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MedBusAdapterSDK
 import MedBusCrypto
 import MedBusKafka
 import MedBusStore
@@ -14,10 +15,10 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the store, turning its errors into one clear line. Writers (`serve`, `adapter`) pass
     /// `createKeyIfMissing`, so payloads are never stored in clear by default.
-    func open(createKeyIfMissing: Bool = false) throws -> MessageStore {
+    func open(createKeyIfMissing: Bool = false, sync: StoreSync = .full) throws -> MessageStore {
         let keyring = try payloadKeyring(createIfMissing: createKeyIfMissing)
         do {
-            return try MessageStore.open(directory: dataDirectory, keyring: keyring)
+            return try MessageStore.open(directory: dataDirectory, keyring: keyring, sync: sync)
         } catch let error as StoreError {
             throw CommandFailure("store: \(error)")
         }
@@ -51,6 +52,19 @@ struct StoreOptions: ParsableArguments {
 
     /// Written by `serve` while it runs its embedded cluster, so other commands can find it.
     var embeddedBootstrapFile: String { (dataDirectory as NSString).appendingPathComponent("embedded-kafka.bootstrap") }
+}
+
+/// `--store-sync`, for the commands that store inbound messages (`serve`, `adapter run`).
+struct StoreSyncOption: ParsableArguments {
+    @Option(name: .customLong("store-sync"), help: StoreSync.help) var level: StoreSync = .full
+
+    /// `normal` leaves a message's survival of a power loss to Kafka's replicas; the embedded cluster keeps
+    /// its records in memory, so there the store's fsync is all there is.
+    func check(_ kafka: KafkaOptions) throws {
+        if level == .normal && kafka.brokers == nil {
+            throw CommandFailure("--store-sync normal needs an external Kafka cluster (--brokers): the embedded cluster keeps messages in memory, so the store is their only durable copy")
+        }
+    }
 }
 
 /// Which Kafka cluster to use.

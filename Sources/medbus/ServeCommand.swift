@@ -28,6 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var store: StoreOptions
+    @OptionGroup var storeSync: StoreSyncOption
     @OptionGroup(title: "Admin API") var adminAPI: AdminOptions
     @OptionGroup(title: "Settlement") var settlement: SettlementOptions
     @OptionGroup(title: "Prescriptions") var prescriptions: PrescriptionOptions
@@ -60,7 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Log.logger("medbus.serve")
-        let messageStore = try store.open(createKeyIfMissing: true)
+        try storeSync.check(kafka)
+        let messageStore = try store.open(createKeyIfMissing: true, sync: storeSync.level)
         let topicSpecs: [NewTopic]
         let manifests: [AdapterManifest]
         let destinationManifests: [DestinationManifest]

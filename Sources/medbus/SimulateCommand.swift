@@ -17,10 +17,10 @@ struct SimulateCommand: AsyncParsableCommand {
 struct SimulateNHSACommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nhsa",
-        abstract: "Serve the national insurance platform's JSON envelope (9001, 1101, 2204–2208, 2601) from a policy file.",
+        abstract: "Serve the national insurance platform's JSON envelope (9001, 1101, 2201/2202, 2204–2208, 2301–2305, 2401/2404, 2601, 3201) from a policy file.",
         discussion: """
         POST envelopes to http://HOST:PORT/fsi/api/rsfComIfsService/callService. GET /_ledger shows \
-        settlements and per-person accumulators; POST /_faults {"faults": ["2207:error-after@1"]} \
+        settlements, per-person accumulators and the transaction log; POST /_faults {"faults": ["2207:error-after@1"]} \
         replaces the injected faults, DELETE /_faults clears them, POST /_signins/expire expires \
         every sign_no. Everything is in memory: a restart starts an empty year.
         """

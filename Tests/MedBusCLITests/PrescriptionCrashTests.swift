@@ -73,7 +73,7 @@ final class PrescriptionCrashTests: XCTestCase {
     ] }
 
     /// An rx-service manifest in `directory` on a free port, with an SM2 key and certificate made by the openssl command.
-    static func writeManifest(in directory: String) throws -> String {
+    static func writeManifest(in directory: String, sweepIntervalSeconds: Int = 5) throws -> String {
         let key = directory + "/h.sm2.key.pem", certificate = directory + "/h.sm2.cert.pem", manifest = directory + "/rx-service.yaml"
         _ = try runTool("/usr/bin/openssl", ["genpkey", "-algorithm", "SM2", "-out", key])
         _ = try runTool("/usr/bin/openssl", ["req", "-new", "-x509", "-key", key, "-sm3", "-sigopt", "distid:1234567812345678",
@@ -83,6 +83,7 @@ final class PrescriptionCrashTests: XCTestCase {
             name: rx-test
             listen: 127.0.0.1:0
             drugTable: \(packageRoot.path)/Mappings/codes/rx-circulation-drugs.csv
+            sweepIntervalSeconds: \(sweepIntervalSeconds)
             hospitals:
               - { code: H37010200001, region: "370100", key: \(key), certificate: \(certificate) }
             """.write(toFile: manifest, atomically: true, encoding: .utf8)

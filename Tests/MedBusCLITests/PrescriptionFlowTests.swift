@@ -8,11 +8,12 @@ import XCTest
 
 /// The whole circulation in one `medbus serve`: an HL7 RDE^O11 over MLLP becomes a signed prescription on
 /// rx.available.<region>; a pharmacy claims, reviews and dispenses it over HTTP; the routing core turns the
-/// events into RDS^O13 on the hospital's outbound topic.
+/// events into RDS^O13 on the hospital's outbound topic. The other two ends of a prescription reach the
+/// hospital the same way: the sweeper's expiry at the end of the validity, and the hospital's own revoke.
 final class PrescriptionFlowTests: XCTestCase {
     func testRDEOverMLLPToDispenseAndRDSBackToTheHospital() async throws {
         let dataDir = temporaryDirectory()
-        let manifest = try PrescriptionCrashTests.writeManifest(in: dataDir)
+        let manifest = try PrescriptionCrashTests.writeManifest(in: dataDir, sweepIntervalSeconds: 1)
         let adapters = dataDir + "/adapters"
         try FileManager.default.createDirectory(atPath: adapters, withIntermediateDirectories: true)
         try """
@@ -86,6 +87,55 @@ final class PrescriptionFlowTests: XCTestCase {
         XCTAssertTrue(dispensed.contains("\rRXD|1|XJ01DDT085B002010101445^^NHSA|"), dispensed)
         XCTAssertTrue(dispensed.contains("\rRXD|2|XJ01XDJ057B002020100213^^NHSA|"), dispensed)
         XCTAssertTrue(dispensed.contains("|B2401"), dispensed)
+
+        // → an expiry (validity ending 5 s from now; the sweeper looks every second) and a revoke reach the
+        // hospital as RDS^O13: ORC-5 DC / CA, ORC-16 the event (and the revoke's reason), ORC-9 when it happened.
+        let endText = ISO8601DateFormatter().string(from: Date().addingTimeInterval(5))
+        let validityEnd = try XCTUnwrap(ISO8601DateFormatter().date(from: endText))
+        var expiring = PrescriptionCrashTests.prescription
+        expiring["hospRxno"] = "CF-EXPIRES"
+        expiring["valiEndTime"] = endText
+        let expiringIssue = try await PrescriptionCrashTests.post(api, "", expiring)
+        let expiringID = try XCTUnwrap(expiringIssue.json["rxId"] as? String, expiringIssue.body)
+        var revoked = PrescriptionCrashTests.prescription
+        revoked["hospRxno"] = "CF-REVOKED"
+        let revokedIssue = try await PrescriptionCrashTests.post(api, "", revoked)
+        let revokedID = try XCTUnwrap(revokedIssue.json["rxId"] as? String, revokedIssue.body)
+        let revoke = try await PrescriptionCrashTests.post(api, "/\(revokedID)/revoke", ["reason": "开错药"])
+        XCTAssertEqual(revoke.status, 200, revoke.body)
+        var toHospital: [String: [String]] = [:]
+        try await poll("RDS^O13 of the expiry and of the revoke on outbound.his.H37010200001", timeout: 90) {
+            let records = (try? await KafkaTopicReader.read(config: kafka, topic: "outbound.his.H37010200001", since: Date().addingTimeInterval(-600))) ?? []
+            toHospital = Dictionary(grouping: records.filter { [expiringID, revokedID].contains($0.keyString) }, by: { $0.keyString ?? "" })
+                .mapValues { $0.compactMap(\.valueString) }
+            return toHospital[expiringID]?.contains { $0.contains("expired^^MEDBUSRX") } == true
+                && toHospital[revokedID]?.contains { $0.contains("revoked^") } == true
+        }
+        let expiry = try XCTUnwrap(toHospital[expiringID]?.first { $0.contains("expired^^MEDBUSRX") })
+        let expiryORC = try XCTUnwrap(expiry.split(separator: "\r").first { $0.hasPrefix("ORC|") }).split(separator: "|", omittingEmptySubsequences: false)
+        XCTAssertEqual(expiryORC[4], "CF-EXPIRES^HIS")
+        XCTAssertEqual(expiryORC[5], "DC", expiry)
+        let timeFormat = DateFormatter()
+        timeFormat.locale = Locale(identifier: "en_US_POSIX")
+        timeFormat.dateFormat = "yyyyMMddHHmmss.SSSZ"
+        let expiredAt = try XCTUnwrap(timeFormat.date(from: String(expiryORC[9])), expiry)
+        XCTAssertGreaterThanOrEqual(expiredAt, validityEnd, "not before the validity ends")
+        XCTAssertLessThan(expiredAt.timeIntervalSince(validityEnd), 20, "within a few sweeps of the end")
+        let revokedRDS = try XCTUnwrap(toHospital[revokedID]?.first { $0.contains("revoked^") })
+        XCTAssertTrue(revokedRDS.contains("|CF-REVOKED^HIS|CA|"), revokedRDS)
+        XCTAssertTrue(revokedRDS.contains("|revoked^开错药^MEDBUSRX|"), revokedRDS)
+    }
+
+    /// `medbus bench rx` (the BENCHMARKS.md measurement) runs end to end at a small size: every prescription
+    /// issued and signed, every round trip answered 200, and a table with each measure.
+    func testBenchRxRunsEndToEnd() throws {
+        let run = try medbus(["bench", "rx", "--prescriptions", "60", "--batch", "20", "--round-trips", "24", "--pharmacies", "4", "--runs", "1",
+                              "--drug-table", packageRoot.path + "/Mappings/codes/rx-circulation-drugs.csv"], timeout: 120)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("(failed 0)"), run.stderr)
+        for measure in ["raw SM2 signatures/s", "signed prescriptions issued/s", "claim+review+dispense round trips/s", "claim latency p50 / p99"] {
+            XCTAssertTrue(run.stdout.contains("| \(measure)"), "\(measure): \(run.stdout)")
+        }
     }
 
     private func poll(_ what: String, timeout: TimeInterval, _ condition: () async throws -> Bool) async throws {

@@ -60,6 +60,12 @@ final class BadInputTests: XCTestCase {
         try assertFailsCleanly(["serve", "--brokers", "127.0.0.1:1", "--data-dir", temporaryDirectory()], mentions: "unreachable")
     }
 
+    /// The embedded cluster keeps records in memory: without the store's fsync nothing would survive a power loss.
+    func testStoreSyncNormalNeedsAnExternalCluster() throws {
+        try assertFailsCleanly(["serve", "--store-sync", "normal", "--data-dir", temporaryDirectory()], mentions: "--store-sync normal needs an external Kafka cluster")
+        try assertFailsCleanly(["serve", "--store-sync", "sometimes", "--data-dir", temporaryDirectory()], mentions: "store-sync")
+    }
+
     func testUnknownTopic() throws {
         let dataDir = temporaryDirectory()
         let serve = try MedBusProcess(["serve", "--data-dir", dataDir, "--topics", "deploy/topics.yaml"])

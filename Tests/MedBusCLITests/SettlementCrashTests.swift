@@ -16,8 +16,8 @@ import XCTest
 /// After the last restart: every visit has exactly one settlement, and every record of it on
 /// `settlement.results` is the same completed result (a result committed just before a kill may be
 /// published again; consumers key on the settlement id); its shares add up to the bill exactly; the
-/// platform's ledger holds exactly one standing 2207 per visit, the one the result names, and none
-/// without a result (reversed 2207s are counted); the commercial book holds one claim per visit
+/// platform's ledger holds exactly one standing 2207 (2304 for an admission) per visit, the one the result names, and none
+/// without a result (reversed settlements are counted); the commercial book holds one claim per visit
 /// with a commercial share, claimed under one msgid, approved as the result says.
 ///
 /// CI runs 200 settlements and 10 kills (about 2 minutes); `MEDBUS_SETTLE_KILL_SETTLEMENTS=2000
@@ -137,23 +137,25 @@ final class SettlementCrashTests: XCTestCase {
             Self.checkShares(result, visit: visit)
         }
 
-        // The platform's ledger: one standing 2207 per visit, the one the result names.
+        // The platform's ledger: one standing 2207 / 2304 per visit, the one the result names. By
+        // visit id (mdtrt_id): an inpatient 2304 settles the admission and names no charge batch.
         let (ledgerData, _) = try await URLSession.shared.data(from: URL(string: platformURL.replacingOccurrences(
             of: "/fsi/api/rsfComIfsService/callService", with: "/_ledger"))!)
         let entries = try XCTUnwrap(try JSONValue.parse([UInt8](ledgerData))["settlements"]?.arrayValue)
         var standing: [String: [String]] = [:]
         var reversed = 0
         for entry in entries {
-            let batch = entry["chrg_bchno"]?.stringValue ?? ""
+            let visitID = entry["mdtrt_id"]?.stringValue ?? ""
             switch entry["status"]?.stringValue {
-            case "settled": standing[batch, default: []].append(entry["setl_id"]?.stringValue ?? "")
+            case "settled": standing[visitID, default: []].append(entry["setl_id"]?.stringValue ?? "")
             case "reversed": reversed += 1
-            default: XCTFail("\(batch): platform settlement \(entry["status"]?.stringValue ?? "") (nothing was cancelled)")
+            default: XCTFail("\(visitID): platform settlement \(entry["status"]?.stringValue ?? "") (nothing was cancelled)")
             }
         }
         for visit in visits {
-            let setlIDs = standing.removeValue(forKey: visit.chrgBchno) ?? []
-            XCTAssertEqual(setlIDs.count, 1, "\(visit.chrgBchno): \(setlIDs.count) standing 2207s on the platform")
+            let visitID = byBatch[visit.chrgBchno]?["setlinfo"]?["mdtrt_id"]?.stringValue ?? ""
+            let setlIDs = standing.removeValue(forKey: visitID) ?? []
+            XCTAssertEqual(setlIDs.count, 1, "\(visit.chrgBchno): \(setlIDs.count) standing settlements of visit \(visitID) on the platform")
             let named = byBatch[visit.chrgBchno]?["setlinfo"]?["setl_id"]?.stringValue
             XCTAssertEqual(setlIDs.first, named, "\(visit.chrgBchno): the result names another settlement than the platform's")
         }

@@ -47,6 +47,33 @@ import Testing
         #expect(reject[try path("ERR[2]-3.2")] == "Table value not found")
     }
 
+    /// A condition table 0357 has no code for (a sender not authorised for its MSH-4): 207 in ERR-3, the
+    /// receiver's own code in ERR-5, text for the sender's operators in ERR-8, and a reject, not an error.
+    @Test func applicationErrorCodeUserMessageAndForcedReject() throws {
+        let issue = HL7Issue(
+            code: .applicationInternalError, location: HL7ErrorLocation(segmentID: "MSH", field: 4), diagnostic: "certificate mismatch",
+            applicationError: HL7ApplicationError(identifier: "SENDER_NOT_AUTHORISED", text: "Sender not authorised"),
+            userMessage: "Sender X may not send for facility Y", rejectsMessage: true)
+        var original = try Samples.message("adt_a01.hl7")
+        try original.set(.absent, at: try path("MSH-15"))
+        try original.set(.absent, at: try path("MSH-16"))
+        let ack = try #require(Self.builder.acknowledge(original, issues: [issue]))
+        #expect(ack[try path("MSA-1")] == "AR")
+        #expect(ack[try path("ERR-3.1")] == "207")
+        #expect(ack[try path("ERR-5.1")] == "SENDER_NOT_AUTHORISED")
+        #expect(ack[try path("ERR-5.2")] == "Sender not authorised")
+        #expect(ack[try path("ERR-5.3")] == "99MEDBUS")
+        #expect(ack[try path("ERR-7")] == "certificate mismatch")
+        #expect(ack[try path("ERR-8")] == "Sender X may not send for facility Y")
+        // Enhanced mode: a commit reject. The same code without the flag stays an error.
+        let enhanced = try Samples.message("adt_a01.hl7")
+        #expect(Self.builder.acknowledge(enhanced, issues: [issue])?[try path("MSA-1")] == "CR")
+        var plain = issue
+        plain.rejectsMessage = false
+        #expect(Self.builder.acknowledge(enhanced, issues: [plain])?[try path("MSA-1")] == "CE")
+        #expect(HL7Issue(code: .unsupportedMessageType).rejectsMessage && !HL7Issue(code: .applicationInternalError).rejectsMessage)
+    }
+
     /// adt_a01 has MSH-15 AL and MSH-16 NE: enhanced mode.
     @Test func enhancedModeCommitAcks() throws {
         let received = try Samples.message("adt_a01.hl7")

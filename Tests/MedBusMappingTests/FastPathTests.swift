@@ -32,6 +32,20 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    func testPlainDecimalsNormalizeAsTheStringPathDoes() {
+        let texts = ["0", "-0", "+0", "007", "7.", ".5", "-.5", "+.50", "-0.00", "0.0", "12.3400", "-12.30", "1e3", "1.5E-2", ".", "-", "+", "",
+                     "1.2.3", "12a", "１２", " 12", "12 ", "-007.0700", "000.000", "5", "-5"]
+        for text in texts {
+            let plain = Array(text.utf8).withUnsafeBufferPointer { DecimalText.normalizedPlain($0) }
+            if let plain {
+                XCTAssertEqual(String(decoding: plain, as: UTF8.self), DecimalText.normalized(text), text)
+            } else {
+                // Left to the String path: only forms it does not cover (exponents, invalid text).
+                XCTAssertTrue(text.contains("e") || text.contains("E") || DecimalText.normalized(text) == nil, text)
+            }
+        }
+    }
+
     func testSimplePatternsDecideOnlyWhenCertain() throws {
         let texts = ["250001", "25000", "2500011", "", "abc123", "ABC", "a1", "25000a", "２５０００１", "250001\n", "A123", "a"]
         for pattern in ["^[0-9]{6}$", "^[A-Za-z]+[0-9]*$", "^\\d{1,3}$", "^A[0-9]?[0-9]+$", "^[a-c]{2,3}[1-3]$", "^(a|b)$", "^[0-9]{6}"] {

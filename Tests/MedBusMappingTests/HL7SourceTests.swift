@@ -26,7 +26,6 @@ final class HL7SourceTests: XCTestCase {
         var compared = 0
         for message in messages {
             let source = HL7Source(message)
-            var cache = HL7Source.ReadCache()
             XCTAssertEqual(source.segments.count, message.segmentCount)
             let ids = Set(message.segments.map(\.id))
             for id in ids {
@@ -40,8 +39,7 @@ final class HL7SourceTests: XCTestCase {
                                         segment: id, occurrence: occurrence, field: field, repetition: repetition, component: component,
                                         subcomponent: subcomponent)
                                     let address = HL7Address(path)
-                                    // One cache across every read: a hit must give what a fresh read gives.
-                                    let element = source.element(address, occurrence: occurrence, cache: &cache)
+                                    let element = source.element(address, occurrence: occurrence)
                                     let fast = source.string(element) { message.element(at: path) }
                                     XCTAssertEqual(fast, message[path], "\(path) in \(message)")
                                     compared += 1

@@ -88,7 +88,7 @@ final class ManifestTests: XCTestCase {
             ("kind: mllp-out\nname: n\ntopic: t\nconnect: h\n", "'connect' must be host:port"),
             ("kind: mllp-out\nname: n\ntopic: t\nconnect: h:70000\n", "'connect' must be host:port"),
             ("kind: mllp-out\nname: n\ntopic: t\nurl: http://h/\n", "'url' belongs to http-out"),
-            ("kind: http-out\nname: n\ntopic: t\nurl: https://h/\n", "https is not supported yet"),
+            ("kind: http-out\nname: n\ntopic: t\nurl: http://h/\ntls: {}\n", "'tls' needs an https url"),
             ("kind: http-out\nname: n\ntopic: t\n", "'url' is required"),
             ("kind: http-out\nname: n\ntopic: t\nurl: http://h/\nheaders: [a]\n", "'headers' must be a mapping"),
             (base + "options:\n  maxAttempts: 0\n", "options.maxAttempts must be a positive integer"),

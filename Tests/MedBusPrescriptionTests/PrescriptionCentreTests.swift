@@ -25,21 +25,14 @@ final class PrescriptionCentreTests: XCTestCase {
         return body.setting("rxdrugdetail", .array(lines))
     }
 
-    func testIssuesAndRevokesReachTheCentreThroughOutagesAndRejections() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rx-centre-\(UUID().uuidString)").path
+    /// The centre's SM2 key (made by the openssl command) and the hospital's app secret in `folder`, and the
+    /// manifest's `centre:` block for a centre at `port`.
+    static func centreFiles(in folder: String, port: Int) throws -> (centreKey: SM2PrivateKey, manifest: String) {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
         _ = try runTool("/usr/bin/openssl", ["genpkey", "-algorithm", "SM2", "-out", folder + "/centre.key.pem"])
         _ = try runTool("/usr/bin/openssl", ["pkey", "-in", folder + "/centre.key.pem", "-pubout", "-out", folder + "/centre.pub.pem"])
         try "S3cr3t-for-H37010200001\n".write(toFile: folder + "/app.secret", atomically: true, encoding: .utf8)
-        let centreKey = try SM2PrivateKey(pemFile: folder + "/centre.key.pem")
-
-        // The centre's address, then the centre down: every call is refused until it comes up.
-        var centre = try await CentreServer(port: 0, hospitalKey: try SM2PrivateKey.generate().publicKey, centreKey: centreKey)
-        let port = centre.port
-        await centre.stop()
-
-        let fixture = try await RxFixture(manifest: """
+        return (try SM2PrivateKey(pemFile: folder + "/centre.key.pem"), """
             centre:
               url: http://127.0.0.1:\(port)
               centreKey: \(folder)/centre.pub.pem
@@ -50,6 +43,19 @@ final class PrescriptionCentreTests: XCTestCase {
                   appId: \(Self.appId)
                   appSecretFile: \(folder)/app.secret
             """)
+    }
+
+    func testIssuesAndRevokesReachTheCentreThroughOutagesAndRejections() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rx-centre-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+
+        // The centre's address, then the centre down: every call is refused until it comes up.
+        var centre = try await CentreServer(port: 0, hospitalKey: try SM2PrivateKey.generate().publicKey, centreKey: try SM2PrivateKey.generate())
+        let port = centre.port
+        await centre.stop()
+        let (centreKey, block) = try Self.centreFiles(in: folder, port: port)
+
+        let fixture = try await RxFixture(manifest: block)
         defer { Task { await fixture.shutdown() } }
         var link = try XCTUnwrap(fixture.configuration.centre)
         link.firstRetryDelay = .milliseconds(100)
@@ -124,6 +130,45 @@ final class PrescriptionCentreTests: XCTestCase {
         let centreList = await centre.simulator.statusJSON()
         XCTAssertEqual(centreList.objectFields.count, 2, "two prescriptions at the centre, each once: \(centreList.jsonText)")
         await centre.stop()
+    }
+}
+
+extension PrescriptionCentreTests {
+    /// With a centre, a prescription is checked for what the centre refuses an upload without — a diagnosis, each
+    /// drug line's generic name — when it is issued, not after it reached the pharmacies; a manifest that turns
+    /// the diagnosis off next to a centre is refused at startup, naming the contradiction.
+    func testACentreMakesIssuingRequireWhatTheCentreNeeds() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rx-centre-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fixture = try await RxFixture(manifest: try Self.centreFiles(in: folder, port: 9).manifest)
+        defer { Task { await fixture.shutdown() } }
+        XCTAssertTrue(fixture.configuration.requireDiagnosis, "a centre implies requireDiagnosis")
+
+        let noDiagnosis = try await fixture.http("POST", "/v1/prescriptions", Self.body("CF-NODIAG").setting("diseinfo", .null))
+        XCTAssertEqual(noDiagnosis.status, RxProblem.Kind.missingField.httpStatus)
+        XCTAssertEqual(noDiagnosis.body["type"]?.stringValue, RxProblem.typeBase + "missing-field")
+        XCTAssertEqual(noDiagnosis.body["field"]?.stringValue, "diseinfo")
+        XCTAssertTrue(noDiagnosis.body["detail"]?.stringValue?.contains("prescription centre") == true, noDiagnosis.body.jsonText)
+        var lines = try XCTUnwrap(Self.body("CF-NONAME")["rxdrugdetail"]?.arrayValue)
+        lines[1] = lines[1].setting("drugGenname", .string(" "))
+        let noName = try await fixture.http("POST", "/v1/prescriptions", Self.body("CF-NONAME").setting("rxdrugdetail", .array(lines)))
+        XCTAssertEqual(noName.body["type"]?.stringValue, RxProblem.typeBase + "missing-field")
+        XCTAssertEqual(noName.body["field"]?.stringValue, "rxdrugdetail[1].drugGenname")
+        let complete = try await fixture.http("POST", "/v1/prescriptions", Self.body("CF-COMPLETE"))
+        XCTAssertEqual(complete.status, 201, complete.body.jsonText)
+        let stored = try await fixture.service.ledger.list(status: nil, limit: 10).map(\.hospRxno)
+        XCTAssertEqual(stored, ["CF-COMPLETE"])
+
+        let manifest = try String(contentsOfFile: fixture.directory + "/rx-service.yaml", encoding: .utf8)
+        let contradicting = fixture.directory + "/contradicting.yaml"
+        try manifest.replacingOccurrences(of: "claimLeaseMinutes:", with: "requireDiagnosis: false\nclaimLeaseMinutes:")
+            .write(toFile: contradicting, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try RxServiceConfiguration.load(path: contradicting)) { error in
+            XCTAssertTrue("\(error)".hasPrefix(contradicting + ": requireDiagnosis: false contradicts centre: "), "\(error)")
+        }
+        try manifest.replacingOccurrences(of: "claimLeaseMinutes:", with: "requireDiagnosis: true\nclaimLeaseMinutes:")
+            .write(toFile: contradicting, atomically: true, encoding: .utf8)
+        XCTAssertTrue(try RxServiceConfiguration.load(path: contradicting).requireDiagnosis)
     }
 }
 

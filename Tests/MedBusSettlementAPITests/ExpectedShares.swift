@@ -14,8 +14,10 @@ struct ExpectedShares: Equatable {
     /// `amount × percent / 100`, half up (amounts are never negative here).
     static func share(_ fen: Int64, percent: Int64) -> Int64 { (fen * percent + 50) / 100 }
 
-    /// - Parameters: lines as (med_list_codg, fen); `hasPolicy` when the patient holds a commercial policy.
-    init(lines: [(code: String, fen: Int64)], hospitalLevel: Int, employee: Bool, assistance: Bool, hasPolicy: Bool) {
+    /// - Parameters: lines as (med_list_codg, fen); `inpatient` for a first settlement of an
+    /// admission (2304: the policy's inpatient deductible per admission and ratio); `hasPolicy`
+    /// when the patient holds a commercial policy.
+    init(lines: [(code: String, fen: Int64)], hospitalLevel: Int, employee: Bool, assistance: Bool, inpatient: Bool = false, hasPolicy: Bool) {
         // Categories: XA… A (all in scope), XB… B (15 % pre-self-pay), anything else C (own pay).
         var inscp: Int64 = 0
         for line in lines {
@@ -23,8 +25,14 @@ struct ExpectedShares: Equatable {
             else if line.code.hasPrefix("XB") { inscp += line.fen - Self.share(line.fen, percent: 15) }
         }
         let total = lines.map(\.fen).reduce(0, +)
-        let deductible: Int64 = employee ? [1: 10_000, 2: 30_000, 3: 70_000][hospitalLevel]! : [1: 15_000, 2: 40_000, 3: 90_000][hospitalLevel]!
-        let ratio: Int64 = employee ? [1: 90, 2: 85, 3: 80][hospitalLevel]! : [1: 80, 2: 70, 3: 55][hospitalLevel]!
+        let deductible: Int64
+        let ratio: Int64
+        switch (employee, inpatient) {
+        case (true, false): (deductible, ratio) = ([1: 10_000, 2: 30_000, 3: 70_000][hospitalLevel]!, [1: 90, 2: 85, 3: 80][hospitalLevel]!)
+        case (false, false): (deductible, ratio) = ([1: 15_000, 2: 40_000, 3: 90_000][hospitalLevel]!, [1: 80, 2: 70, 3: 55][hospitalLevel]!)
+        case (true, true): (deductible, ratio) = ([1: 20_000, 2: 50_000, 3: 90_000][hospitalLevel]!, [1: 95, 2: 90, 3: 85][hospitalLevel]!)
+        case (false, true): (deductible, ratio) = ([1: 10_000, 2: 30_000, 3: 60_000][hospitalLevel]!, [1: 90, 2: 80, 3: 65][hospitalLevel]!)
+        }
         let poolingCap: Int64 = employee ? 25_000_000 : 15_000_000
         hifp = min(Self.share(inscp - min(inscp, deductible), percent: ratio), poolingCap)
         let afterBasic = inscp - hifp

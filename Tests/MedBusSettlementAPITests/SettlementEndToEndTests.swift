@@ -10,8 +10,9 @@ final class SettlementEndToEndTests: XCTestCase {
     /// 1,000 varied settlements (`MEDBUS_E2E_SETTLEMENTS` to change) through the API and
     /// settlement.requests (~25 s in a debug build): every one completes, its shares add
     /// up exactly to the total, each fund and the commercial share equal the test's own
-    /// recomputation from the policy files, the platform's ledger holds exactly one standing
-    /// settlement per visit, and reconciliation (3201) agrees.
+    /// recomputation from the policy files (inpatient visits by its inpatient rules), the
+    /// platform's ledger holds exactly one standing settlement per visit — 2304 for the inpatient
+    /// ones, 2207 for the others — and reconciliation (3201) agrees.
     func testVariedSettlementsAddUpAndMatchThePolicy() async throws {
         let count = Int(ProcessInfo.processInfo.environment["MEDBUS_E2E_SETTLEMENTS"] ?? "") ?? 1_000
         let system = try await SettlementSystemFixture()
@@ -57,7 +58,7 @@ final class SettlementEndToEndTests: XCTestCase {
             let lines = (visit.request["feedetail"]?.arrayValue ?? []).map { ($0["med_list_codg"]!.stringValue!, $0["det_item_fee_sumamt"]!.moneyValue!.fen) }
             let last = visit.certno.last!
             let expected = ExpectedShares(lines: lines, hospitalLevel: SettlementSystemFixture.hospitals[visit.hospital]!,
-                                          employee: Int(String(last))! % 2 == 0, assistance: last == "9", hasPolicy: visit.commercial)
+                                          employee: Int(String(last))! % 2 == 0, assistance: last == "9", inpatient: visit.inpatient, hasPolicy: visit.commercial)
             // Shares add up exactly: funds + commercial + patient = total.
             let funds = result.amount("fund_pay_sumamt")
             let commercial = result.commercial?.approvedAmount ?? .zero
@@ -79,8 +80,18 @@ final class SettlementEndToEndTests: XCTestCase {
         // The platform settled each visit exactly once.
         let ledger = try await system.ledger()
         XCTAssertEqual(ledger.filter { $0["status"]?.stringValue == "settled" }.count, count)
-        XCTAssertEqual(Set(ledger.compactMap { $0["chrg_bchno"]?.stringValue }).count, count)
+        // (2304 names no charge batch: an inpatient settlement is of its admission, the mdtrt_id.)
+        XCTAssertEqual(Set(ledger.compactMap { $0["mdtrt_id"]?.stringValue }).count, count)
         XCTAssertTrue(ledger.allSatisfy { $0["status"]?.stringValue == "settled" })
+        // Each visit settled with the code of its kind, as the platform recorded it.
+        let infnoBySetlId = Dictionary(uniqueKeysWithValues: ledger.map { ($0["setl_id"]!.stringValue!, $0["infno"]?.stringValue ?? "") })
+        var inpatients = 0
+        for visit in visits {
+            let setlId = byBatch[visit.request["chrg_bchno"]!.stringValue!]?.result?.setlinfo?["setl_id"]?.stringValue ?? ""
+            XCTAssertEqual(infnoBySetlId[setlId], visit.inpatient ? "2304" : "2207", "visit \(visit.request["chrg_bchno"]!.stringValue!)")
+            if visit.inpatient { inpatients += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(inpatients, count / 5, "the variety reaches inpatient settlements")
 
         // One result per settlement on settlement.results.
         let results = try await system.read("settlement.results", count: count)

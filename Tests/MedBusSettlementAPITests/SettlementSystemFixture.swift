@@ -32,6 +32,7 @@ final class SettlementSystemFixture: @unchecked Sendable {
             deductible: { 1: 100, 2: 300, 3: 700 }
             poolingRatio: { 1: 0.90, 2: 0.85, 3: 0.80 }
             annualPoolingCap: 250000
+            inpatient: { deductiblePerAdmission: { 1: 200, 2: 500, 3: 900 }, poolingRatio: { 1: 0.95, 2: 0.90, 3: 0.85 } }
             seriousIllness:
               fund: "330100"
               payField: hifob_pay
@@ -44,6 +45,7 @@ final class SettlementSystemFixture: @unchecked Sendable {
             deductible: { 1: 150, 2: 400, 3: 900 }
             poolingRatio: { 1: 0.80, 2: 0.70, 3: 0.55 }
             annualPoolingCap: 150000
+            inpatient: { deductiblePerAdmission: { 1: 100, 2: 300, 3: 600 }, poolingRatio: { 1: 0.90, 2: 0.80, 3: 0.65 } }
             seriousIllness:
               fund: "390200"
               payField: hifmi_pay
@@ -145,10 +147,19 @@ final class SettlementSystemFixture: @unchecked Sendable {
 
     /// The simulator's ledger (`GET /_ledger` over HTTP).
     func ledger() async throws -> [JSONValue] {
+        try await ledgerDocument()["settlements"]?.arrayValue ?? []
+    }
+
+    /// The simulator's transaction log, in processing order: `{infno, msgid, infcode, mdtrt_id}`.
+    func transactions() async throws -> [JSONValue] {
+        try await ledgerDocument()["transactions"]?.arrayValue ?? []
+    }
+
+    private func ledgerDocument() async throws -> JSONValue {
         let admin = try HTTPClient(url: "http://127.0.0.1:\(nhsaPortFromURL)/_ledger")
         defer { Task { await admin.close() } }
         let response = try await admin.send(HTTPClientRequest(method: "GET"), timeout: .seconds(10))
-        return try JSONValue.parse(response.body)["settlements"]?.arrayValue ?? []
+        return try JSONValue.parse(response.body)
     }
 
     private var nhsaPortFromURL: Int { URL(string: adapter.manifest.url)!.port! }
@@ -212,4 +223,7 @@ struct Visit {
     }
 
     var total: Money { (request["feedetail"]?.arrayValue ?? []).compactMap { $0["det_item_fee_sumamt"]?.moneyValue }.sum() }
+
+    /// med_type 21: an admission, settled with 2301 / 2303 / 2304.
+    var inpatient: Bool { request["med_type"]?.stringValue == "21" }
 }

@@ -38,8 +38,22 @@ final class ShareTests: XCTestCase {
         request.medfeeSumamt = request.feeLinesTotal + Money(fen: 1)
         XCTAssertThrowsError(try request.validate())
         let json = #"{"chrg_bchno":"CB2","encounterId":"E","patientId":"P","fixmedins_code":"H37010200001","med_type":"11","medfee_sumamt":10.10,"feedetail":[{"feedetl_sn":"1","medins_list_codg":"X","cnt":1,"pric":10.1,"det_item_fee_sumamt":10.10}]}"#
-        let decoded = try JSONDecoder().decode(SettlementRequest.self, from: Data(json.utf8))
+        var decoded = try JSONDecoder().decode(SettlementRequest.self, from: Data(json.utf8))
         XCTAssertEqual(decoded.total, Money(fen: 1010))
+        XCTAssertThrowsError(try decoded.validate(), "no certificate: 1101 would have nothing to look up") { error in
+            XCTAssertTrue("\(error)".contains("no certificate"), "\(error)")
+        }
+        // The certificate, in the order the request states it (DFT^P03: IN1-49, PID-19, PID-3).
+        decoded.identifiers = [.init(value: "MR1", type: "medical-record-no"), .init(value: "370102199001011234", system: "2.16.156.10011.1.3")]
+        XCTAssertEqual(decoded.certificate?.type, "02")
+        XCTAssertEqual(decoded.certificate?.number, "370102199001011234")
         XCTAssertNoThrow(try decoded.validate())
+        decoded.psnCertType = "01"
+        decoded.certno = "370102198505051228"
+        XCTAssertEqual(decoded.certificate?.number, "370102198505051228")
+        decoded.mdtrtCertType = "03"
+        decoded.mdtrtCertNo = "J370102"
+        XCTAssertEqual(decoded.certificate?.type, "03")
+        XCTAssertEqual(decoded.certificate?.number, "J370102")
     }
 }

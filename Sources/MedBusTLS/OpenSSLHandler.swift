@@ -1,19 +1,27 @@
 import Logging
+import MedBusCrypto
 import NIOCore
 
-/// Server-side TLS in a channel pipeline, backed by OpenSSL: ciphertext in from the socket,
-/// plaintext out to the next handler, and the reverse for writes. Put it first in the pipeline.
+/// The server side's name for `OpenSSLHandler`, made with `init(context:…)`.
+public typealias OpenSSLServerHandler = OpenSSLHandler
+
+/// TLS in a channel pipeline, backed by OpenSSL: ciphertext in from the socket, plaintext out
+/// to the next handler, and the reverse for writes. Put it first in the pipeline. The server
+/// side is made with `init(context:…)` from a `TLSContext`; the client side by
+/// `TLSClientContext.makeHandler`, and starts its handshake as soon as the connection is open.
 ///
 /// Before any decrypted byte is passed on it fires `TLSHandshakeCompleted` (and completes the
 /// optional promise given to `init`), so the peer's identity is known before its first message.
+/// Plaintext written before that is held back, so a failed handshake sends none of it.
 ///
-/// On failure: a handshake that fails (a plain-TCP client, an untrusted or missing client
-/// certificate, a protocol error) sends OpenSSL's alert, logs one line with OpenSSL's reason,
-/// fails the promise with `TLSError.handshakeFailed` and closes the connection. A record that
+/// On failure: a handshake that fails (a plain-TCP peer, an untrusted, expired, wrongly named
+/// or missing certificate, a protocol error, the client's handshake timeout) sends OpenSSL's
+/// alert, logs one line with OpenSSL's reason, fails the promise with the `TLSError` saying
+/// why (`handshakeFailed` on the server side) and closes the connection. A record that
 /// cannot be decrypted later is logged, fired as `TLSError.connectionFailed`, and closes the
 /// connection. A close_notify from the peer is passed on as `ChannelEvent.inputClosed`, like a
 /// TCP half-close, so replies can still be written; closing the channel sends close_notify.
-public final class OpenSSLServerHandler: ChannelDuplexHandler {
+public final class OpenSSLHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
@@ -38,15 +46,53 @@ public final class OpenSSLServerHandler: ChannelDuplexHandler {
     private var pendingWrites: [(plaintext: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
     private var flushRequested = false
     private var closeNotifySent = false
+    /// Client side: how long the handshake may take once the connection is open.
+    private let handshakeTimeout: TimeAmount?
+    private var handshakeTimer: Scheduled<Void>?
+    private var clientHandshakeStarted = false
 
+    /// A server-side handler.
     /// - Parameter handshakeCompleted: succeeded with the peer's identity when the handshake
     ///   succeeds; failed with `TLSError.handshakeFailed` when it fails or the connection closes
     ///   first. The caller must fail it itself if the handler never makes it into a pipeline.
     /// - Throws: `TLSError.openSSLFailure` when OpenSSL cannot allocate the session.
-    public init(context: TLSContext, handshakeCompleted: EventLoopPromise<TLSHandshakeCompleted>? = nil, logger: Logger) throws {
-        self.connection = try TLSConnection(context: context, logger: logger)
+    public convenience init(context: TLSContext, handshakeCompleted: EventLoopPromise<TLSHandshakeCompleted>? = nil, logger: Logger) throws {
+        OpenSSLErrors.clear()
+        let connection = try TLSConnection(session: context.newSession(logger: logger), role: .server)
+        self.init(connection: connection, handshakeCompleted: handshakeCompleted, handshakeTimeout: nil, logger: logger)
+    }
+
+    init(connection: TLSConnection, handshakeCompleted: EventLoopPromise<TLSHandshakeCompleted>?, handshakeTimeout: TimeAmount?, logger: Logger) {
+        self.connection = connection
         self.handshakePromise = handshakeCompleted
+        self.handshakeTimeout = handshakeTimeout
         self.logger = logger
+    }
+
+    // MARK: Client handshake start
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startClientHandshake(context: context) }
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        startClientHandshake(context: context)
+        context.fireChannelActive()
+    }
+
+    /// A client speaks first: its ClientHello goes out as soon as the connection is open.
+    private func startClientHandshake(context: ChannelHandlerContext) {
+        guard case .client = connection.role, case .handshaking = state, !clientHandshakeStarted else { return }
+        clientHandshakeStarted = true
+        if let handshakeTimeout {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            handshakeTimer = context.eventLoop.scheduleTask(in: handshakeTimeout) {
+                let (handler, context) = loopBound.value
+                guard case .handshaking = handler.state else { return }
+                handler.failHandshake(context: context, error: .handshakeTimedOut(milliseconds: handshakeTimeout.nanoseconds / 1_000_000), level: .warning)
+            }
+        }
+        advanceHandshake(context: context)
     }
 
     // MARK: Inbound
@@ -73,7 +119,7 @@ public final class OpenSSLServerHandler: ChannelDuplexHandler {
         }
         switch state {
         case .handshaking:
-            failHandshake(context: context, reason: "the peer closed the connection during the handshake", level: .info)
+            failHandshake(context: context, error: .handshakeFailed(reason: "the peer closed the connection during the handshake"), level: .info)
         case .active:
             // TCP EOF without close_notify: pass it on; the framing layer reports what was cut.
             context.fireUserInboundEventTriggered(event)
@@ -84,6 +130,7 @@ public final class OpenSSLServerHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
         if case .handshaking = state {
             handshakePromise?.fail(TLSError.handshakeFailed(reason: "the connection closed during the handshake"))
             handshakePromise = nil
@@ -101,6 +148,7 @@ public final class OpenSSLServerHandler: ChannelDuplexHandler {
             switch step {
             case .done:
                 state = .active
+                handshakeTimer?.cancel()
                 let identity = connection.peerIdentity()
                 handshakePromise?.succeed(identity)
                 handshakePromise = nil
@@ -112,10 +160,10 @@ public final class OpenSSLServerHandler: ChannelDuplexHandler {
             case .needsOutputDrained:
                 continue
             case .closedByPeer:
-                failHandshake(context: context, reason: "the peer sent close_notify during the handshake", level: .info)
+                failHandshake(context: context, error: .handshakeFailed(reason: "the peer sent close_notify during the handshake"), level: .info)
                 return
             case .failed(let reason):
-                failHandshake(context: context, reason: reason, level: .warning)
+                failHandshake(context: context, error: connection.handshakeError(reason: reason), level: .warning)
                 return
             }
         }
@@ -213,12 +261,13 @@ public final class OpenSSLServerHandler: ChannelDuplexHandler {
 
     // MARK: Failure
 
-    private func failHandshake(context: ChannelHandlerContext, reason: String, level: Logger.Level) {
+    private func failHandshake(context: ChannelHandlerContext, error: TLSError, level: Logger.Level) {
         state = .closed
-        logger.log(level: level, "TLS handshake failed", metadata: ["peer": "\(Self.peer(context))", "reason": "\(reason)"])
-        handshakePromise?.fail(TLSError.handshakeFailed(reason: reason))
+        handshakeTimer?.cancel()
+        logger.log(level: level, "TLS handshake failed", metadata: ["peer": "\(Self.peer(context))", "reason": "\(error)"])
+        handshakePromise?.fail(error)
         handshakePromise = nil
-        failPendingWrites(TLSError.handshakeFailed(reason: reason))
+        failPendingWrites(error)
         // Not through our own close(): no close_notify for a session that never started.
         context.close(promise: nil)
     }
@@ -243,4 +292,4 @@ public final class OpenSSLServerHandler: ChannelDuplexHandler {
 }
 
 @available(*, unavailable)
-extension OpenSSLServerHandler: Sendable {}
+extension OpenSSLHandler: Sendable {}
