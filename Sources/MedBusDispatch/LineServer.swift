@@ -74,7 +74,7 @@ public final class LineServer: Sendable {
                     var handshake: EventLoopFuture<TLSHandshakeCompleted>?
                     if let tls {
                         let promise = channel.eventLoop.makePromise(of: TLSHandshakeCompleted.self)
-                        do { try sync.addHandler(OpenSSLServerHandler(context: tls, handshakeCompleted: promise, logger: logger)) } catch {
+                        do { try sync.addHandler(OpenSSLHandler(context: tls, handshakeCompleted: promise, logger: logger)) } catch {
                             promise.fail(error)
                             throw error
                         }

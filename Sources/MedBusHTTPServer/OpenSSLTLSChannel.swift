@@ -26,7 +26,7 @@ public struct OpenSSLTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
         handshake.futureResult.whenSuccess { TLSPeers.record($0, for: channel) }
         channel.closeFuture.whenComplete { _ in TLSPeers.forget(channel) }
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(OpenSSLServerHandler(context: context, handshakeCompleted: handshake, logger: logger))
+            try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context, handshakeCompleted: handshake, logger: logger))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }

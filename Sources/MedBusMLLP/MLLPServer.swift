@@ -112,7 +112,7 @@ public final class MLLPServer: Sendable {
     private static func addTLS(context: TLSContext, to channel: Channel, logger: Logger) throws -> EventLoopFuture<TLSHandshakeCompleted> {
         let handshake = channel.eventLoop.makePromise(of: TLSHandshakeCompleted.self)
         do {
-            try channel.pipeline.syncOperations.addHandler(OpenSSLServerHandler(context: context, handshakeCompleted: handshake, logger: logger))
+            try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context, handshakeCompleted: handshake, logger: logger))
         } catch {
             handshake.fail(error)
             throw error

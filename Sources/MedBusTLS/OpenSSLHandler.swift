@@ -2,9 +2,6 @@ import Logging
 import MedBusCrypto
 import NIOCore
 
-/// The server side's name for `OpenSSLHandler`, made with `init(context:…)`.
-public typealias OpenSSLServerHandler = OpenSSLHandler
-
 /// TLS in a channel pipeline, backed by OpenSSL: ciphertext in from the socket, plaintext out
 /// to the next handler, and the reverse for writes. Put it first in the pipeline. The server
 /// side is made with `init(context:…)` from a `TLSContext`; the client side by

@@ -6,7 +6,7 @@ import NIOCore
 import NIOPosix
 import XCTest
 
-/// `OpenSSLServerHandler` on its own, with Python's `ssl` as the client: the handshake
+/// `OpenSSLHandler` (server side) on its own, with Python's `ssl` as the client: the handshake
 /// event carries the verified certificate's identity and precedes the decrypted bytes.
 final class HandshakeEventTests: XCTestCase {
     func testHandshakeEventCarriesSubjectAndCommonNameBeforeData() async throws {
@@ -18,7 +18,7 @@ final class HandshakeEventTests: XCTestCase {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(OpenSSLServerHandler(context: context, logger: Logger(label: "test")))
+                    try sync.addHandler(OpenSSLHandler(context: context, logger: Logger(label: "test")))
                     try sync.addHandler(Observer(continuation: continuation))
                 }
             }
